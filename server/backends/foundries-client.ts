@@ -1,0 +1,670 @@
+/**
+ * A client for the Foundries TUF API (foundries-api.md §2): root reads, the user, and the TUF root
+ * updates transaction (init → PUT → apply, cancel). The practice factory speaks the same API.
+ *
+ * Unlike fioctl it has timeouts (default 30 s). Like fioctl it never retries anything, and apply
+ * least of all: apply is not idempotent, and a failed apply is mapped with fioctl's split
+ * (`tuf_updates_apply.go`): 400/401/403/422/423 → nothing changed (TARGET_REFUSED); 404 → re-read
+ * the transaction; anything else, a network error or a timeout → maybe partially applied
+ * (TARGET_PARTIAL_APPLY).
+ *
+ * The token only ever goes into the request header: never into a message, and a server that echoes
+ * it gets it redacted.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { AppError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { isJsonObject } from '../tuf/json.js';
+import type { Json, JsonObject } from '../tuf/json.js';
+import { parseRoot } from '../tuf/metadata.js';
+import type { Root, RootDocument } from '../tuf/model.js';
+
+export const DEFAULT_API_URL = 'https://api.foundries.io';
+export const DEFAULT_TIMEOUT_MS = 30_000;
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** `history()` stops here even if the server keeps answering (a loop guard, not a real limit). */
+const MAX_HISTORY = 100_000;
+
+export interface FoundriesClientOptions {
+  /** API base URL, e.g. `https://api.foundries.io` (trailing `/` ignored). */
+  apiUrl: string;
+  factory: string;
+  token: string;
+  /** Header that carries the token (fioctl's `TOKEN_HEADER`; default `OSF-TOKEN`). */
+  tokenHeader?: string;
+  timeoutMs?: number;
+  userAgent?: string;
+}
+
+export type UpdatesStatus = 'NONE' | 'STARTED' | 'APPLYING';
+
+export interface OnlineKeyIds {
+  targets?: string;
+  snapshot?: string;
+  timestamp?: string;
+}
+
+export interface UpdatesIssue {
+  kind: string;
+  message: string;
+  args: Record<string, string>;
+}
+
+export interface UpdatesRoots {
+  ciRoot: Root;
+  /** Absent when the server sent an empty string (fioctl then derives it from the CI root). */
+  prodRoot: Root | undefined;
+  onlineKeys: OnlineKeyIds;
+}
+
+/** E9 `GET …/root/updates`, with `ci-root` / `prod-root` parsed from the JSON strings they arrive as. */
+export interface TufRootUpdates {
+  status: UpdatesStatus;
+  firstTime: boolean;
+  current: UpdatesRoots;
+  /** Present whenever status is not NONE. */
+  updated: UpdatesRoots | undefined;
+  changeMeta: { createdBy?: string; createdAt?: string; updatedBy?: string; updatedAt?: string } | undefined;
+  amendments: UpdatesIssue[];
+  issues: { errors: UpdatesIssue[]; warnings: UpdatesIssue[] };
+}
+
+export interface InitResult {
+  txid: string;
+  /** First-time only: `first_root.sec` exactly as the server sent it (save verbatim). */
+  firstRootSec?: Uint8Array;
+  firstRootPub?: Uint8Array;
+}
+
+export interface ApplyOutcome {
+  applied: true;
+  /** HTTP status of the successful answer. */
+  status: number;
+}
+
+/** Details of a refused request; kept as the `cause` of the AppError (for logs), never the token. */
+export interface FoundriesHttpFailure {
+  method: string;
+  path: string;
+  status: number;
+  message: string | undefined;
+  errors: string[];
+}
+
+interface HttpResult {
+  status: number;
+  text: string;
+}
+
+/** A request that got no HTTP answer (refused connection, DNS, TLS, timeout). */
+class NoAnswer extends Error {
+  constructor(
+    readonly timedOut: boolean,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(reason, options);
+  }
+}
+
+const FACTORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+const NO_CHANGES = 'No changes were made to your Factory.';
+
+export class FoundriesClient {
+  readonly apiUrl: string;
+  readonly factory: string;
+  readonly #token: string;
+  readonly #tokenHeader: string;
+  readonly #timeoutMs: number;
+  readonly #userAgent: string;
+
+  constructor(o: FoundriesClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(o.apiUrl);
+    } catch {
+      throw new AppError('BAD_USAGE', `"${o.apiUrl}" is not a URL`, 'Give the API base URL, e.g. https://api.foundries.io.');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new AppError('BAD_USAGE', `the API URL must be http(s), not ${url.protocol}`, 'Give the API base URL, e.g. https://api.foundries.io.');
+    }
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+      throw new AppError('BAD_USAGE', 'the API URL must not carry credentials, a query or a fragment', 'Give the plain base URL and the token separately.');
+    }
+    if (!FACTORY_NAME.test(o.factory)) {
+      throw new AppError('BAD_USAGE', `"${o.factory}" is not a valid factory name`, 'Give the factory name exactly as fioctl uses it (letters, digits, ".", "_", "-").');
+    }
+    if (o.token.length === 0 || /[\r\n\0]/.test(o.token)) {
+      throw new AppError('TARGET_NOT_CONFIGURED', 'the API token is empty or not a single line', 'Check the token file or FIOCTL_TOKEN.');
+    }
+    const header = o.tokenHeader ?? 'OSF-TOKEN';
+    if (!HEADER_NAME.test(header)) throw new AppError('BAD_USAGE', 'the token header name is not a valid HTTP header name', 'Use OSF-TOKEN.');
+    this.apiUrl = url.href.replace(/\/+$/, '');
+    this.factory = o.factory;
+    this.#token = o.token;
+    this.#tokenHeader = header;
+    this.#timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#userAgent = o.userAgent ?? 'tuf-rotate';
+  }
+
+  /** Never shows the token. */
+  toJSON(): JsonObject {
+    return { apiUrl: this.apiUrl, factory: this.factory };
+  }
+
+  private get repoPath(): string {
+    return `/ota/repo/${this.factory}/api/v1/user_repo`;
+  }
+
+  private get factoryPath(): string {
+    return `/ota/factories/${this.factory}`;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reads
+
+  /** E1/E2: the newest CI (or production) root. */
+  async currentRoot(prod = false): Promise<Root> {
+    const p = `${this.repoPath}/root.json${prod ? '?production=1' : ''}`;
+    const res = await this.call('GET', p, undefined, 'Reading the current TUF root');
+    return parseRoot(res.text, `${prod ? 'production' : 'CI'} root.json of ${this.factory}`);
+  }
+
+  /** E3: root version `n`, or undefined when the Factory has no such version (404). */
+  async rootVersion(n: number, prod = false): Promise<Root | undefined> {
+    if (!Number.isSafeInteger(n) || n < 1) throw new AppError('BAD_USAGE', `root version ${n} is not a positive integer`, 'Versions start at 1.');
+    const p = `${this.repoPath}/${n}.root.json${prod ? '?production=1' : ''}`;
+    const res = await this.send('GET', p, undefined).catch((e: unknown) => {
+      throw this.noAnswer(`Reading root version ${n}`, e);
+    });
+    if (res.status === 404) return undefined;
+    if (!ok(res.status)) throw this.httpError(`Reading root version ${n}`, 'GET', p, res);
+    return parseRoot(res.text, `${n}.root.json of ${this.factory}`);
+  }
+
+  /** Every root version, oldest first: 1, 2, … until the first 404 (fioctl `download-roots`). */
+  async history(prod = false): Promise<Root[]> {
+    const out: Root[] = [];
+    for (let n = 1; n <= MAX_HISTORY; n++) {
+      const r = await this.rootVersion(n, prod);
+      if (r === undefined) break;
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** E8: the user the token belongs to. */
+  async self(): Promise<{ polisId: string; name?: string; role?: string }> {
+    const res = await this.call('GET', `${this.factoryPath}/users/self/`, undefined, 'Reading your Foundries user');
+    const body = this.json(res, 'users/self/');
+    const polisId = body['polis-id'];
+    if (typeof polisId !== 'string' || polisId === '') throw this.badAnswer('users/self/ has no "polis-id"');
+    const out: { polisId: string; name?: string; role?: string } = { polisId };
+    if (typeof body['name'] === 'string') out.name = body['name'];
+    if (typeof body['role'] === 'string') out.role = body['role'];
+    return out;
+  }
+
+  /** E9: the TUF root updates transaction, roots parsed. */
+  async updates(): Promise<TufRootUpdates> {
+    const res = await this.call('GET', `${this.repoPath}/root/updates`, undefined, 'Reading the TUF root updates');
+    return parseUpdates(this.json(res, 'root/updates'), this.factory, (m) => this.badAnswer(m));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // The transaction
+
+  /** E10: opens a transaction. 409 (one is already open) → TARGET_CONFLICT. */
+  async init(o: { message: string; firstTime: boolean; shortcut: boolean }): Promise<InitResult> {
+    const p = `${this.repoPath}/root/updates`;
+    const context = 'Starting TUF root updates';
+    const res = await this.send('POST', p, { message: o.message, 'first-time': o.firstTime, shortcut: o.shortcut }).catch((e: unknown) => {
+      throw this.noAnswer(context, e);
+    });
+    if (res.status === 409) {
+      throw this.failure('TARGET_CONFLICT', `${context} was refused: another TUF root updates transaction is open on ${this.factory}`, res, 'POST', p,
+        'Only one TUF root updates transaction can be active at a time. Review it with `fioctl keys tuf updates review`, ' +
+          'or cancel it with `fioctl keys tuf updates cancel` (any Factory admin may), then start again.');
+    }
+    if (!ok(res.status)) throw this.httpError(context, 'POST', p, res);
+    const body = this.json(res, 'root/updates (init)');
+    const txid = body['txid'];
+    if (typeof txid !== 'string') throw this.badAnswer('init answered without a "txid"');
+    const out: InitResult = { txid };
+    const sec = rawMember(res.text, 'first_root.sec');
+    const pub = rawMember(res.text, 'first_root.pub');
+    if (o.firstTime) {
+      if (sec === undefined || pub === undefined || !isJsonObject(body['first_root.sec']) || !isJsonObject(body['first_root.pub'])) {
+        throw this.badAnswer('a first-time init answered without first_root.sec and first_root.pub');
+      }
+    }
+    if (sec !== undefined && isJsonObject(body['first_root.sec'])) out.firstRootSec = new TextEncoder().encode(sec);
+    if (pub !== undefined && isJsonObject(body['first_root.pub'])) out.firstRootPub = new TextEncoder().encode(pub);
+    return out;
+  }
+
+  /** E11: stages the signed CI and production roots. */
+  async put(o: {
+    txid: string;
+    ciRoot: RootDocument;
+    prodRoot: RootDocument;
+    targetsSignatures?: JsonObject;
+    wavesSignatures?: JsonObject;
+  }): Promise<void> {
+    const p = `${this.repoPath}/root/updates`;
+    const context = 'Uploading the new TUF root';
+    const body: JsonObject = { txid: o.txid, 'ci-root': o.ciRoot, 'prod-root': o.prodRoot };
+    if (o.targetsSignatures !== undefined) body['targets-signatures'] = o.targetsSignatures;
+    if (o.wavesSignatures !== undefined) body['waves-signatures'] = o.wavesSignatures;
+    const res = await this.send('PUT', p, body).catch((e: unknown) => {
+      throw this.noAnswer(context, e);
+    });
+    if (ok(res.status)) return;
+    if (res.status === 404) throw this.noTransaction(context, res, 'PUT', p);
+    if (res.status === 400 || res.status === 422 || res.status === 423) {
+      throw this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${res.status})`, res, 'PUT', p,
+        `${NO_CHANGES} The staged TUF root updates are still open: fix the problem and upload again, or cancel them.`);
+    }
+    throw this.httpError(context, 'PUT', p, res);
+  }
+
+  /**
+   * E12: applies the staged updates. Called once; never retried here. Every failure says whether
+   * the Factory is unchanged (TARGET_REFUSED, TARGET_CONFLICT) or maybe partly changed
+   * (TARGET_PARTIAL_APPLY).
+   */
+  async apply(txid: string): Promise<ApplyOutcome> {
+    const p = `${this.repoPath}/root/updates/apply`;
+    const context = 'Applying the staged TUF root updates';
+    let res: HttpResult;
+    try {
+      res = await this.send('POST', p, { txid });
+    } catch (e) {
+      const why = e instanceof NoAnswer ? e.reason : 'the request failed';
+      throw partialApply(`${context}: no answer from the Foundries API (${why})`, e);
+    }
+    if (ok(res.status)) return { applied: true, status: res.status };
+    if ([400, 401, 403, 422, 423].includes(res.status)) {
+      throw this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${res.status})`, res, 'POST', p,
+        `${NO_CHANGES} Fix the errors and re-run apply, or cancel the staged TUF root updates.`);
+    }
+    if (res.status === 404) {
+      // fioctl re-reads the transaction: gone → nothing in progress (clean); still there → critical.
+      let status: UpdatesStatus | undefined;
+      try {
+        status = (await this.updates()).status;
+      } catch {
+        status = undefined;
+      }
+      if (status === 'NONE') throw this.noTransaction(context, res, 'POST', p);
+    }
+    const detail = serverText(res, this.#token);
+    throw partialApply(`${context} failed (HTTP ${res.status})${detail === '' ? '' : `: ${detail}`}`, details('POST', p, res, this.#token));
+  }
+
+  /** E13: cancels the open transaction (no body). */
+  async cancel(): Promise<void> {
+    const p = `${this.repoPath}/root/updates/cancel`;
+    const context = 'Canceling the TUF root updates';
+    const res = await this.send('POST', p, undefined).catch((e: unknown) => {
+      throw this.noAnswer(context, e);
+    });
+    if (ok(res.status)) return;
+    if (res.status === 404) throw this.noTransaction(context, res, 'POST', p);
+    if (res.status === 423) {
+      throw this.failure('TARGET_CONFLICT', `${context} was refused: they are being applied`, res, 'POST', p,
+        'Wait until the apply has finished, then read the Factory state again.');
+    }
+    throw this.httpError(context, 'POST', p, res);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Transport
+
+  private async send(method: string, p: string, body: Json | undefined): Promise<HttpResult> {
+    const headers: Record<string, string> = {
+      [this.#tokenHeader]: this.#token,
+      'User-Agent': this.#userAgent,
+      Accept: 'application/json',
+    };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(this.apiUrl + p, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        // Never follow a redirect: it could carry the token header to another host.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      const buf = await res.arrayBuffer();
+      if (buf.byteLength > MAX_RESPONSE_BYTES) return { status: 502, text: '{"message":"response too large"}' };
+      return { status: res.status, text: new TextDecoder().decode(buf) };
+    } catch (e) {
+      throw describeNoAnswer(e, this.#timeoutMs);
+    }
+  }
+
+  /** A request whose only acceptable answer is 2xx. */
+  private async call(method: string, p: string, body: Json | undefined, context: string): Promise<HttpResult> {
+    const res = await this.send(method, p, body).catch((e: unknown) => {
+      throw this.noAnswer(context, e);
+    });
+    if (!ok(res.status)) throw this.httpError(context, method, p, res);
+    return res;
+  }
+
+  private json(res: HttpResult, what: string): JsonObject {
+    let v: unknown;
+    try {
+      v = JSON.parse(res.text);
+    } catch {
+      throw this.badAnswer(`${what} is not JSON`);
+    }
+    if (!isJsonObject(v)) throw this.badAnswer(`${what} is not a JSON object`);
+    return v;
+  }
+
+  private noAnswer(context: string, e: unknown): AppError {
+    const why = e instanceof NoAnswer ? e.reason : 'the request failed';
+    return new AppError('TARGET_UNREACHABLE', `${context}: no answer from ${this.apiUrl} (${why})`,
+      'Check the API URL and your network connection, then try again.', { cause: e });
+  }
+
+  private badAnswer(what: string): AppError {
+    return new AppError('TARGET_REFUSED', `The Foundries API at ${this.apiUrl} gave an unexpected answer: ${what}`,
+      'Check the API URL (--api-url); if it is right, report this answer to Foundries support.');
+  }
+
+  private noTransaction(context: string, res: HttpResult, method: string, p: string): AppError {
+    return this.failure('TARGET_CONFLICT', `${context}: there are no TUF root updates in progress on ${this.factory}`, res, method, p,
+      'Someone may have applied or canceled them meanwhile. Read the current root again and start over.');
+  }
+
+  private failure(code: ErrorCode, message: string, res: HttpResult, method: string, p: string, hint: string): AppError {
+    const detail = serverText(res, this.#token);
+    return new AppError(code, detail === '' ? message : `${message}: ${detail}`, hint, { cause: details(method, p, res, this.#token) });
+  }
+
+  /** The generic mapping of a non-2xx answer. */
+  private httpError(context: string, method: string, p: string, res: HttpResult): AppError {
+    const s = res.status;
+    if (s === 401 || s === 403) {
+      return this.failure('TARGET_AUTH_FAILED', `${context}: the Foundries API did not accept the token (HTTP ${s})`, res, method, p,
+        'Check the API token (--token-file, FIOCTL_TOKEN or fioctl\'s config) and that your user may manage this Factory\'s TUF keys.');
+    }
+    if (s === 404) {
+      return this.failure('TARGET_NOT_CONFIGURED', `${context}: not found (HTTP 404) at ${this.apiUrl}${p.split('?')[0] ?? ''}`, res, method, p,
+        `Check the factory name "${this.factory}" and the API URL.`);
+    }
+    if (s === 409) {
+      return this.failure('TARGET_CONFLICT', `${context}: conflict (HTTP 409)`, res, method, p,
+        'Another change is in progress on this Factory; review or cancel it, then try again.');
+    }
+    if (s >= 500 || s < 400) {
+      return this.failure('TARGET_UNREACHABLE', `${context}: the Foundries API answered HTTP ${s}`, res, method, p,
+        'The service may be having problems; try again in a few minutes.');
+    }
+    return this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${s})`, res, method, p, `${NO_CHANGES} Fix the problem named above and try again.`);
+  }
+}
+
+function ok(status: number): boolean {
+  // fioctl's readResponse: exactly these count as success.
+  return status === 200 || status === 201 || status === 202 || status === 204;
+}
+
+function partialApply(message: string, cause: unknown): AppError {
+  return new AppError('TARGET_PARTIAL_APPLY', `${message}. The staged TUF root updates may be only partially applied to your Factory.`,
+    'Re-run apply after a short pause. If the error persists, contact Foundries customer support. Keep the new key archive: the Factory may already trust the new root key.',
+    { cause });
+}
+
+function describeNoAnswer(e: unknown, timeoutMs: number): NoAnswer {
+  const name = (e as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new NoAnswer(true, `no answer within ${Math.round(timeoutMs / 100) / 10} s`, { cause: e });
+  }
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    EHOSTUNREACH: 'host unreachable',
+  };
+  return new NoAnswer(false, code === undefined ? 'network error' : (reasons[code] ?? code), { cause: e });
+}
+
+/** Removes the token (if a server echoes it), control characters, and excess length. */
+function clean(s: string, token: string): string {
+  let out = token.length >= 4 ? s.split(token).join('[redacted]') : s;
+  out = Array.from(out, (ch) => (ch.charCodeAt(0) < 0x20 || ch === '\u007f' ? ' ' : ch))
+    .join('')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  return out.length > 1000 ? `${out.slice(0, 1000)}…` : out;
+}
+
+function details(method: string, p: string, res: HttpResult, token: string): FoundriesHttpFailure {
+  const { message, errors } = serverMessage(res, token);
+  return { method, path: p, status: res.status, message, errors };
+}
+
+/** The server's `message`/`msg` and `errors` (list or map), as fioctl prints them. */
+function serverMessage(res: HttpResult, token: string): { message: string | undefined; errors: string[] } {
+  let body: unknown;
+  try {
+    body = JSON.parse(res.text);
+  } catch {
+    const raw = res.text.length < 512 ? clean(res.text, token) : '';
+    return { message: raw === '' ? undefined : raw, errors: [] };
+  }
+  if (!isJsonObject(body)) return { message: undefined, errors: [] };
+  const m = body['message'] ?? body['msg'];
+  const message = typeof m === 'string' && m !== '' ? clean(m, token) : undefined;
+  const errors: string[] = [];
+  const e = body['errors'];
+  if (Array.isArray(e)) {
+    for (const x of e) errors.push(clean(typeof x === 'string' ? x : JSON.stringify(x), token));
+  } else if (isJsonObject(e)) {
+    for (const [k, x] of Object.entries(e)) errors.push(clean(`${k}: ${typeof x === 'string' ? x : JSON.stringify(x)}`, token));
+  }
+  return { message, errors: errors.slice(0, 50) };
+}
+
+function serverText(res: HttpResult, token: string): string {
+  const { message, errors } = serverMessage(res, token);
+  return [message, ...errors].filter((x): x is string => x !== undefined && x !== '').join('; ');
+}
+
+// ------------------------------------------------------------------------------------------------
+// E9 parsing
+
+function parseUpdates(body: JsonObject, factory: string, bad: (m: string) => AppError): TufRootUpdates {
+  const status = body['status'];
+  if (status !== 'NONE' && status !== 'STARTED' && status !== 'APPLYING') throw bad(`unknown TUF root updates status ${JSON.stringify(status ?? null)}`);
+  const current = parseRoots(body['current'], 'current', factory, bad);
+  if (current === undefined) throw bad('current.ci-root is not set');
+  const updated = parseRoots(body['updated'], 'updated', factory, bad);
+  if (status !== 'NONE' && updated === undefined) throw bad(`status is ${status} but updated.ci-root is not set`);
+  const meta = body['change-meta'];
+  const issues = isJsonObject(body['issues']) ? body['issues'] : {};
+  const out: TufRootUpdates = {
+    status,
+    firstTime: body['first-time'] === true,
+    current,
+    updated: status === 'NONE' ? undefined : updated,
+    changeMeta: undefined,
+    amendments: issueList(body['amendments']),
+    issues: { errors: issueList(issues['errors']), warnings: issueList(issues['warnings']) },
+  };
+  if (isJsonObject(meta)) {
+    const cm: NonNullable<TufRootUpdates['changeMeta']> = {};
+    const pick = (k: string): string | undefined => (typeof meta[k] === 'string' ? meta[k] : undefined);
+    const [cb, ca, ub, ua] = [pick('created-by'), pick('created-at'), pick('updated-by'), pick('updated-at')];
+    if (cb !== undefined) cm.createdBy = cb;
+    if (ca !== undefined) cm.createdAt = ca;
+    if (ub !== undefined) cm.updatedBy = ub;
+    if (ua !== undefined) cm.updatedAt = ua;
+    out.changeMeta = cm;
+  }
+  return out;
+}
+
+function parseRoots(v: Json | undefined, where: string, factory: string, bad: (m: string) => AppError): UpdatesRoots | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isJsonObject(v)) throw bad(`${where} is not an object`);
+  const ci = v['ci-root'];
+  const prod = v['prod-root'];
+  if (ci === undefined || ci === null || ci === '') return undefined;
+  // The roots arrive as JSON strings inside the JSON (fioctl parses them a second time).
+  if (typeof ci !== 'string') throw bad(`${where}.ci-root is not a string`);
+  if (prod !== undefined && prod !== null && typeof prod !== 'string') throw bad(`${where}.prod-root is not a string`);
+  const keys = isJsonObject(v['online-keys']) ? v['online-keys'] : {};
+  const onlineKeys: OnlineKeyIds = {};
+  for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
+    const id = keys[role];
+    if (typeof id === 'string' && id !== '') onlineKeys[role] = id;
+  }
+  return {
+    ciRoot: parseRoot(ci, `${where}.ci-root of ${factory}`),
+    prodRoot: typeof prod === 'string' && prod !== '' ? parseRoot(prod, `${where}.prod-root of ${factory}`) : undefined,
+    onlineKeys,
+  };
+}
+
+function issueList(v: Json | undefined): UpdatesIssue[] {
+  if (!Array.isArray(v)) return [];
+  const out: UpdatesIssue[] = [];
+  for (const x of v) {
+    if (!isJsonObject(x)) continue;
+    const args: Record<string, string> = {};
+    if (isJsonObject(x['args'])) {
+      for (const [k, a] of Object.entries(x['args'])) args[k] = typeof a === 'string' ? a : JSON.stringify(a);
+    }
+    out.push({
+      kind: typeof x['kind'] === 'string' ? x['kind'] : '',
+      message: typeof x['message'] === 'string' ? x['message'] : '',
+      args,
+    });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Raw JSON members (fioctl keeps `first_root.sec` as json.RawMessage: the exact bytes)
+
+/**
+ * The exact source text of a top-level member of a JSON object, or undefined if absent. Expects
+ * text that JSON.parse accepts (callers parse first). The last occurrence wins, as in JSON.parse.
+ */
+export function rawMember(text: string, name: string): string | undefined {
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') return undefined;
+  i = skipWs(text, i + 1);
+  let found: string | undefined;
+  while (i < text.length && text[i] !== '}') {
+    const keyEnd = skipValue(text, i);
+    const key = JSON.parse(text.slice(i, keyEnd)) as unknown;
+    i = skipWs(text, keyEnd);
+    if (text[i] !== ':') return undefined;
+    const start = skipWs(text, i + 1);
+    const end = skipValue(text, start);
+    if (key === name) found = text.slice(start, end);
+    i = skipWs(text, end);
+    if (text[i] === ',') i = skipWs(text, i + 1);
+  }
+  return found;
+}
+
+function skipWs(t: string, i: number): number {
+  while (i < t.length && (t[i] === ' ' || t[i] === '\n' || t[i] === '\r' || t[i] === '\t')) i++;
+  return i;
+}
+
+/** Index just past the JSON value starting at `i`. */
+function skipValue(t: string, i: number): number {
+  const c = t[i];
+  if (c === '"') {
+    i++;
+    while (i < t.length && t[i] !== '"') i += t[i] === '\\' ? 2 : 1;
+    return i + 1;
+  }
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    while (i < t.length) {
+      const ch = t[i];
+      if (ch === '"') {
+        i = skipValue(t, i);
+        continue;
+      }
+      if (ch === '{' || ch === '[') depth++;
+      else if (ch === '}' || ch === ']') {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+      i++;
+    }
+    return i;
+  }
+  while (i < t.length && !',}] \n\r\t'.includes(t[i] ?? '')) i++;
+  return i;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Token
+
+/**
+ * The API token, from (in this order) `--token-file`, `FIOCTL_TOKEN`, or fioctl's config file
+ * (`$FIOCTL_CONFIG` or `~/.config/fioctl.yaml`, top-level `token:` line).
+ */
+export function loadToken(o: { tokenFile?: string; env?: NodeJS.ProcessEnv; home?: string } = {}): string {
+  const env = o.env ?? process.env;
+  if (o.tokenFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(o.tokenFile, 'utf8');
+    } catch (e) {
+      throw new AppError('FILE_NOT_FOUND', `cannot read the token file ${o.tokenFile}`, 'Check the path given with --token-file.', { cause: e });
+    }
+    const token = text.trim();
+    if (token === '' || /[\r\n]/.test(token)) {
+      throw new AppError('TARGET_NOT_CONFIGURED', `the token file ${o.tokenFile} does not hold a single-line token`, 'Put only the API token in the file.');
+    }
+    return token;
+  }
+  const fromEnv = env['FIOCTL_TOKEN']?.trim();
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const config = env['FIOCTL_CONFIG'] ?? path.join(o.home ?? homedir(), '.config', 'fioctl.yaml');
+  let yaml: string | undefined;
+  try {
+    yaml = readFileSync(config, 'utf8');
+  } catch {
+    yaml = undefined;
+  }
+  const token = yaml === undefined ? undefined : yamlToken(yaml);
+  if (token !== undefined) return token;
+  throw new AppError('TARGET_NOT_CONFIGURED', 'no Foundries API token found',
+    'Give --token-file FILE, set FIOCTL_TOKEN, or add "token: …" to ~/.config/fioctl.yaml (as `fioctl` uses).');
+}
+
+/** A top-level `token:` scalar of a YAML file (plain, single- or double-quoted). */
+function yamlToken(yaml: string): string | undefined {
+  for (const line of yaml.split(/\r?\n/)) {
+    const m = /^token\s*:\s*(.*)$/i.exec(line);
+    if (m?.[1] === undefined) continue;
+    let v = m[1].trim();
+    const quoted = /^"((?:[^"\\]|\\.)*)"|^'((?:[^']|'')*)'/.exec(v);
+    if (quoted !== null) v = quoted[1] !== undefined ? quoted[1].replace(/\\(.)/g, '$1') : (quoted[2] ?? '').replace(/''/g, "'");
+    else v = v.replace(/\s+#.*$/, '').trim();
+    if (v !== '' && v !== '~' && v !== 'null') return v;
+  }
+  return undefined;
+}

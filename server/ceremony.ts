@@ -1,0 +1,194 @@
+/**
+ * The rotation ceremony, step by step, over any target: the same functions run the CLI and the
+ * server's jobs. Order (product.md invariants 1 and 4): generate → plan → sign → verify → save the
+ * new archive (durable, read back, proven) → publish → read back and verify again.
+ */
+import { fioctlKeyBase, archivePrefix } from './archive/layout.js';
+import { buildArchiveBytes, readBackAndProve, writeKeyArchive } from './archive/write.js';
+import { emptyArchive } from './keyring.js';
+import type { Backend, RotationBase } from './backends/backend.js';
+import { AppError } from './errors.js';
+import { heldKeysForRole } from './keyring.js';
+import type { KeyRing } from './keyring.js';
+import type { JsonObject } from './tuf/json.js';
+import { archivePairFiles, generateKey } from './tuf/keys.js';
+import type { PrivateKey } from './tuf/keys.js';
+import { parseRoot } from './tuf/metadata.js';
+import type { KeyAlgorithm, Root, RootDocument, Signer, VerifyReport } from './tuf/model.js';
+import { planRootRotation, signRotation } from './tuf/rotate.js';
+import type { RotationPlan } from './tuf/rotate.js';
+import { LocalSigner } from './tuf/sign.js';
+import { verifyRootUpdate } from './tuf/verify.js';
+
+export interface RotateOptions {
+  keyType: KeyAlgorithm;
+  changelog?: string;
+  /** Days from now until the new root expires (default one year). */
+  expiresDays?: number;
+  now?: Date;
+}
+
+export type Progress = (step: string, detail?: string) => void;
+
+export interface PreparedRotation {
+  current: Root;
+  base: RotationBase;
+  plan: RotationPlan;
+  newKey: PrivateKey;
+  signers: Map<string, Signer>;
+  now: Date;
+}
+
+export interface SignedRotation {
+  document: RootDocument;
+  prod: RootDocument | undefined;
+  root: Root;
+  report: VerifyReport;
+}
+
+export interface SavedArchive {
+  path: string;
+  sha256: string;
+  bytes: number;
+  newKeyBase: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Steps 5–6: the new key and the unsigned new root (nothing is written or sent). */
+export async function prepareRotation(
+  backend: Backend,
+  ring: KeyRing,
+  opts: RotateOptions,
+  progress: Progress = () => {},
+): Promise<PreparedRotation> {
+  const now = opts.now ?? new Date();
+  progress('load', `Reading the current root from ${backend.description}`);
+  const current = await backend.currentRoot();
+  const heldOld = heldKeysForRole(ring, current);
+  if (heldOld.size === 0) {
+    throw new AppError(
+      'ARCHIVE_NO_ROOT_KEY',
+      `The keys given (${ring.source}) hold no private key of the current root role (version ${current.version}).`,
+      'Use the key archive written at the last root rotation (or the PEM file of a current root key).',
+    );
+  }
+  const expires = opts.expiresDays !== undefined ? new Date(now.getTime() + opts.expiresDays * DAY_MS) : undefined;
+  progress('generate', `Generating a new ${opts.keyType} key`);
+  const newKey = await generateKey(opts.keyType);
+  progress('begin', `Starting the rotation on ${backend.description}`);
+  const base = await backend.begin(opts.changelog ?? '');
+  let plan: RotationPlan;
+  try {
+    const heldBase = heldKeysForRole(ring, base.base);
+    plan = planRootRotation(base.base, {
+      heldKeyIds: [...heldBase.keys()],
+      newKey: newKey.publicKey,
+      now,
+      bumpVersion: base.bumpVersion,
+      ...(opts.changelog !== undefined && base.bumpVersion ? { changelog: opts.changelog } : {}),
+      ...(expires ? { expires } : {}),
+      ...(base.polisId !== undefined ? { polisId: base.polisId } : {}),
+      ...(base.prodTargetsThreshold !== undefined ? { prodTargetsThreshold: base.prodTargetsThreshold } : {}),
+    });
+  } catch (e) {
+    await backend.abort();
+    throw e;
+  }
+  const signers = new Map<string, Signer>();
+  for (const [keyid, held] of heldKeysForRole(ring, base.base)) signers.set(keyid, new LocalSigner(held.key));
+  for (const [keyid, held] of heldOld) signers.set(keyid, new LocalSigner(held.key));
+  signers.set(plan.newKeyId, new LocalSigner(newKey));
+  return { current, base, plan, newKey, signers, now };
+}
+
+/** Step 7: sign with the new and old keys, then verify as a device would against the current root. */
+export async function signAndVerify(prep: PreparedRotation, progress: Progress = () => {}): Promise<SignedRotation> {
+  progress('sign', 'Signing the new root with the new key and the old key');
+  const { root: document, prod } = await signRotation(prep.plan, prep.signers);
+  progress('verify', 'Verifying the new root as a client would');
+  const root = parseRoot(document as unknown as JsonObject, 'the new root');
+  const report = verifyRootUpdate(prep.current, root, { now: prep.now });
+  return { document, prod, root, report };
+}
+
+/** The files of the new key pair as the output archive stores them. */
+export function newKeyFiles(prep: PreparedRotation): { pub: Uint8Array; sec: Uint8Array } {
+  const files = archivePairFiles(prep.newKey);
+  if (prep.plan.dialect === 'foundries') return files;
+  // Standard repositories: the .pub holds the key object exactly as root.json has it, and the
+  // .sec names the same keytype.
+  const keytype = prep.plan.newKeyJson['keytype'];
+  const sec = JSON.parse(new TextDecoder().decode(files.sec)) as JsonObject;
+  sec['keytype'] = keytype ?? sec['keytype'] ?? null;
+  const enc = new TextEncoder();
+  return { pub: enc.encode(JSON.stringify(prep.plan.newKeyJson)), sec: enc.encode(JSON.stringify(sec)) };
+}
+
+/**
+ * Step 8 (invariant 1): the new archive (old entries + the new pair) is written atomically with
+ * mode 0600, read back, and proven to hold the key that signs for the new root's key ID.
+ */
+export async function saveArchive(
+  prep: PreparedRotation,
+  ring: KeyRing,
+  outPath: string,
+  opts: { overwrite?: boolean } = {},
+  progress: Progress = () => {},
+): Promise<SavedArchive> {
+  const archive = ring.archive ?? emptyArchive();
+  const prefix = archivePrefix(archive.entries.map((e) => e.name));
+  const base = fioctlKeyBase('root', prep.plan.newKeyId, prefix);
+  const files = newKeyFiles(prep);
+  const additions = [
+    ...(prep.base.firstTimeFiles ?? []),
+    { name: `${base}.pub`, data: files.pub },
+    { name: `${base}.sec`, data: files.sec },
+  ];
+  progress('save', `Writing the new key archive to ${outPath}`);
+  const written = await writeKeyArchive(outPath, archive, additions, { overwrite: opts.overwrite ?? false, backup: true });
+  progress('readback', 'Reading the archive back and proving the new key');
+  await readBackAndProve(written.path, written.sha256, { keyid: prep.plan.newKeyId, publicKey: prep.newKey.publicKey, base });
+  return { path: written.path, sha256: written.sha256, bytes: written.bytes, newKeyBase: base };
+}
+
+/** The new archive's bytes without writing them (for a download the server offers). */
+export async function newArchiveBytes(prep: PreparedRotation, ring: KeyRing): Promise<Uint8Array> {
+  const archive = ring.archive ?? emptyArchive();
+  const base = fioctlKeyBase('root', prep.plan.newKeyId, archivePrefix(archive.entries.map((e) => e.name)));
+  const files = newKeyFiles(prep);
+  return buildArchiveBytes(archive, [
+    { name: `${base}.pub`, data: files.pub },
+    { name: `${base}.sec`, data: files.sec },
+  ]);
+}
+
+/** Step 9: publish, read back from the target, and verify what the target now serves. */
+export async function publishRotation(
+  backend: Backend,
+  trusted: Root,
+  signed: { document: RootDocument; prod: RootDocument | undefined },
+  now: Date,
+  progress: Progress = () => {},
+): Promise<{ location: string; readBack: Root; report: VerifyReport }> {
+  progress('publish', `Publishing the new root to ${backend.description}`);
+  const result = await backend.publish(signed.document, signed.prod);
+  progress('confirm', 'Reading the root back from the target and verifying it again');
+  const report = verifyRootUpdate(trusted, result.readBack, { now });
+  if (!report.ok) {
+    throw new AppError(
+      'PUBLISH_FAILED',
+      `${backend.description} now serves root version ${result.readBack.version}, which does not verify against version ${trusted.version}.`,
+      'Do not discard any key archive; compare the published root with the one tuf-rotate signed.',
+    );
+  }
+  return { location: result.location, readBack: result.readBack, report };
+}
+
+/** Summary of failing rules, for one plain sentence. */
+export function failedRules(report: VerifyReport): string {
+  return report.results
+    .filter((r) => r.status === 'fail')
+    .map((r) => `${r.rule}: ${r.message}`)
+    .join('; ');
+}

@@ -1,0 +1,42 @@
+import type { ChainReport, RuleResult, VerifyReport } from '../tuf/model.js';
+import type { RootDiff } from '../tuf/diff.js';
+
+const MARK: Record<RuleResult['status'], string> = { pass: 'ok  ', fail: 'FAIL', warn: 'warn', info: 'info' };
+
+export function formatReport(report: VerifyReport): string {
+  return report.results.map((r) => `  [${MARK[r.status]}] v${r.version} ${r.rule}: ${r.message}`).join('\n');
+}
+
+export function formatChain(chain: ChainReport): string {
+  const lines: string[] = [];
+  for (const step of chain.steps) lines.push(formatReport(step));
+  lines.push(
+    chain.ok
+      ? `Chain verified up to version ${chain.finalVersion}.`
+      : `Chain broken at version ${chain.failedAt ?? '?'}; last trusted version ${chain.finalVersion}.`,
+  );
+  if (chain.warnings.length > 0) {
+    lines.push('Warnings:');
+    for (const w of chain.warnings) lines.push(`  v${w.version} ${w.rule}: ${w.message}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatDiff(d: RootDiff): string {
+  const out: string[] = [];
+  out.push(`version: ${d.version.from} -> ${d.version.to}`);
+  out.push(`expires: ${d.expires.from} -> ${d.expires.to}`);
+  for (const k of d.keysAdded) out.push(`+ key ${k.keyid} (${k.algorithm ?? k.keytype}${k.bits ? ` ${k.bits}` : ''})`);
+  for (const k of d.keysRemoved) out.push(`- key ${k.keyid} (${k.algorithm ?? k.keytype}${k.bits ? ` ${k.bits}` : ''})`);
+  for (const r of d.roles) {
+    const changed = r.keyidsAdded.length > 0 || r.keyidsRemoved.length > 0 || r.threshold.from !== r.threshold.to;
+    if (!changed) continue;
+    out.push(`role ${r.name}: threshold ${r.threshold.from ?? '-'} -> ${r.threshold.to ?? '-'}`);
+    for (const id of r.keyidsAdded) out.push(`  + ${id}`);
+    for (const id of r.keyidsRemoved) out.push(`  - ${id}`);
+  }
+  if (d.changelog) out.push(`changelog: ${JSON.stringify(d.changelog.from ?? null)} -> ${JSON.stringify(d.changelog.to ?? null)}`);
+  for (const f of d.otherFields) out.push(`~ ${f.path}: ${JSON.stringify(f.from ?? null)} -> ${JSON.stringify(f.to ?? null)}`);
+  for (const w of d.warnings) out.push(`! ${w.severity}: ${w.message}`);
+  return out.join('\n');
+}

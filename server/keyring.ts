@@ -1,0 +1,102 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { KeyArchive, readKeyArchive } from './archive/read.js';
+import { AppError } from './errors.js';
+import { parsePemPrivateKey, publicKeyOf, samePublicKey } from './tuf/keys.js';
+import type { PrivateKey } from './tuf/keys.js';
+import type { Root } from './tuf/model.js';
+import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
+
+export const ARCHIVE_FILE_LIMIT = 10 * 1024 * 1024;
+const PEM_FILE_LIMIT = 64 * 1024;
+
+/** A private key we hold, and where it came from (an archive entry or a PEM file). */
+export interface HeldKey {
+  label: string;
+  key: PrivateKey;
+}
+
+/**
+ * The keys the operator brought: a Factory key archive (kept whole, for writing the new archive)
+ * or PEM private key files, as holders of standard repositories keep them.
+ */
+export interface KeyRing {
+  source: string;
+  archive: KeyArchive | undefined;
+  keys: HeldKey[];
+}
+
+export function keyRingFromArchive(archive: KeyArchive, source: string): KeyRing {
+  const keys: HeldKey[] = [];
+  for (const k of archive.keys) {
+    if (k.status !== 'ok') continue;
+    const key = archive.privateKey(k.base);
+    if (key) keys.push({ label: k.pubName ?? k.base, key });
+  }
+  return { source, archive, keys };
+}
+
+/** An archive with no entries: the start of a new one when keys came as PEM files. */
+export function emptyArchive(): KeyArchive {
+  return new KeyArchive(undefined, sha256Hex(new Uint8Array()), 0, [], [], new Map());
+}
+
+/** Reads `--keys`: one `.tgz` archive, or PEM files, or a folder of PEM files. */
+export async function loadKeyRing(inputs: string[]): Promise<KeyRing> {
+  if (inputs.length === 0) {
+    throw new AppError('BAD_USAGE', 'No keys were given.', 'Pass --keys with the key archive (.tgz) or PEM private key files.');
+  }
+  const first = inputs[0] ?? '';
+  if (inputs.length === 1 && /\.(tgz|tar\.gz)$/i.test(first)) {
+    const bytes = await readFileLimited(first, ARCHIVE_FILE_LIMIT, 'key archive');
+    const archive = await readKeyArchive(bytes, { name: path.basename(first) });
+    return keyRingFromArchive(archive, first);
+  }
+  const files: string[] = [];
+  for (const input of inputs) {
+    let st;
+    try {
+      st = await fs.stat(input);
+    } catch {
+      throw new AppError('FILE_NOT_FOUND', `Cannot read keys from ${input}: no such file or folder.`, 'Check the --keys path.');
+    }
+    if (st.isDirectory()) {
+      const names = (await fs.readdir(input)).filter((n) => /\.(pem|key)$/i.test(n)).sort();
+      files.push(...names.map((n) => path.join(input, n)));
+    } else {
+      files.push(input);
+    }
+  }
+  if (files.length === 0) {
+    throw new AppError('KEY_INVALID', `No .pem or .key files found in ${inputs.join(', ')}.`, 'Give PEM private key files or a key archive (.tgz).');
+  }
+  const keys: HeldKey[] = [];
+  for (const file of files) {
+    const text = (await readFileLimited(file, PEM_FILE_LIMIT, 'PEM key file')).toString('utf8');
+    try {
+      keys.push({ label: path.basename(file), key: parsePemPrivateKey(text) });
+    } catch (e) {
+      if (e instanceof AppError) throw new AppError(e.code, `${path.basename(file)}: ${e.message}`, e.hint);
+      throw e;
+    }
+  }
+  return { source: inputs.join(', '), archive: undefined, keys };
+}
+
+/** The keys of a role that we hold, matched by public key material (never by name or key ID). */
+export function heldKeysForRole(ring: KeyRing, root: Root, role = 'root'): Map<string, HeldKey> {
+  const out = new Map<string, HeldKey>();
+  for (const keyid of root.roles[role]?.keyids ?? []) {
+    const rk = root.keys[keyid];
+    if (!rk) continue;
+    let pub;
+    try {
+      pub = publicKeyOf(rk);
+    } catch {
+      continue;
+    }
+    const held = ring.keys.find((h) => samePublicKey(h.key.publicKey, pub));
+    if (held) out.set(keyid, held);
+  }
+  return out;
+}

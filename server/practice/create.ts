@@ -1,0 +1,234 @@
+/**
+ * Makes a new practice factory: the keys and roots a FoundriesFactory has right after it was
+ * created (foundries-api.md §2.2: "v1 is created by the key server at Factory creation"), written to
+ * a state folder that `buildPracticeFactory` serves.
+ *
+ * Version 1 of the CI root has the shape of `fixtures/foundries/root-v1.json`: one root key (RSA-4096
+ * like a new Factory, or Ed25519 to keep tests fast), two targets keys (the online one Foundries CI
+ * signs with and an offline one), snapshot and timestamp keys; self-signed by the root key; key IDs =
+ * sha256(SPKI DER). The production root v1 is the same document, as in `root-v1.prod.json`: the
+ * server keeps a production v1 only for the history, and every later production root carries
+ * `roles.targets.threshold` ≥ 2. We start at v1 (a real Factory's v2 "to take keys online" is
+ * skipped: it changes nothing a root rotation looks at).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { AppError } from '../errors.js';
+import type { JsonObject } from '../tuf/json.js';
+import { archivePairFiles, generateKey, keyIdFoundries, newRootKeyJson } from '../tuf/keys.js';
+import type { PrivateKey } from '../tuf/keys.js';
+import { formatExpires, toDocument } from '../tuf/metadata.js';
+import { LocalSigner, signRoot } from '../tuf/sign.js';
+import {
+  ARCHIVE_FILE,
+  FACTORY_FILE,
+  SERVER_KEYS_DIR,
+  TOKEN_FILE,
+  configToJson,
+  ensureDir,
+  jsonText,
+  rootFileName,
+  writeFileAtomic,
+} from './state.js';
+import type { FactoryConfig } from './state.js';
+
+export interface CreatePracticeOptions {
+  /** Factory name used in URLs (default `practice`). */
+  name?: string;
+  /**
+   * A Factory whose owner has not taken the root key yet: no archive is written; the owner gets
+   * `first_root.sec/.pub` from init with `first-time: true`.
+   */
+  firstTime?: boolean;
+  /** Type of the first root key: RSA-4096 like a new Factory (default), or Ed25519. */
+  rootKeyType?: 'ed25519' | 'rsa';
+  now?: Date;
+}
+
+export interface PracticeFactoryInfo {
+  dir: string;
+  /** The factory name to use in API paths. */
+  factory: string;
+  /** The owner's key archive (absent for a first-time factory). */
+  archivePath?: string;
+  /** File holding the API token the practice factory accepts. */
+  tokenFile: string;
+  /** Key ID of the root key of version 1. */
+  rootKeyId: string;
+  /** The owner's user ID (what `users/self/` answers). */
+  polisId: string;
+}
+
+/** Names Foundries uses in URLs: we insert the name into paths, so keep it plain. */
+const FACTORY_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/i;
+
+/** The archive entry names of the first root key pair (docs "How to View Offline TUF Keys"). */
+export const FIRST_ROOT_PUB = 'tufrepo/keys/first-root.pub';
+export const FIRST_ROOT_SEC = 'tufrepo/keys/first-root.sec';
+
+/** A new Factory's root expires one year after creation (Go `AddDate(1,0,0)` normalisation). */
+function oneYearAfter(now: Date): Date {
+  const d = new Date(now.getTime());
+  d.setUTCFullYear(d.getUTCFullYear() + 1);
+  return d;
+}
+
+interface NamedKey {
+  key: PrivateKey;
+  keyid: string;
+}
+
+async function newKey(alg: 'ed25519' | 'rsa'): Promise<NamedKey> {
+  const key = await generateKey(alg);
+  return { key, keyid: keyIdFoundries(key.publicKey) };
+}
+
+export async function createPracticeFactory(dir: string, opts: CreatePracticeOptions = {}): Promise<PracticeFactoryInfo> {
+  const name = opts.name ?? 'practice';
+  if (!FACTORY_NAME.test(name)) {
+    throw new AppError(
+      'BAD_USAGE',
+      `"${name}" is not a usable factory name`,
+      'Use letters, digits and dashes only (up to 63 characters).',
+    );
+  }
+  const now = opts.now ?? new Date();
+  const abs = path.resolve(dir);
+  await ensureDir(abs);
+  const existing = await readdir(abs);
+  if (existing.length > 0) {
+    throw new AppError(
+      existing.includes(FACTORY_FILE) ? 'FILE_EXISTS' : 'BAD_USAGE',
+      `${abs} is not empty`,
+      'Give a new or empty folder for the practice factory; an existing one is never overwritten.',
+    );
+  }
+
+  const [root, targetsOnline, targetsOffline, snapshot, timestamp] = await Promise.all([
+    newKey(opts.rootKeyType ?? 'rsa'),
+    newKey('ed25519'),
+    newKey('ed25519'),
+    newKey('ed25519'),
+    newKey('ed25519'),
+  ]);
+
+  const keys: JsonObject = {};
+  for (const k of [root, targetsOnline, targetsOffline, snapshot, timestamp]) {
+    keys[k.keyid] = newRootKeyJson('foundries', k.key.publicKey);
+  }
+  const signed: JsonObject = {
+    _type: 'Root',
+    consistent_snapshot: false,
+    expires: formatExpires(oneYearAfter(now)),
+    keys,
+    roles: {
+      root: { keyids: [root.keyid], threshold: 1 },
+      targets: { keyids: [targetsOnline.keyid, targetsOffline.keyid], threshold: 1 },
+      snapshot: { keyids: [snapshot.keyid], threshold: 1 },
+      timestamp: { keyids: [timestamp.keyid], threshold: 1 },
+    },
+    version: 1,
+  };
+  const signatures = await signRoot('foundries', signed, [{ keyid: root.keyid, signer: new LocalSigner(root.key) }]);
+  const v1 = jsonText(toDocument(signed, signatures));
+
+  await ensureDir(path.join(abs, 'ci'), 0o755);
+  await ensureDir(path.join(abs, 'prod'), 0o755);
+  await ensureDir(path.join(abs, SERVER_KEYS_DIR));
+  await writeFileAtomic(path.join(abs, 'ci', rootFileName(1)), v1, 0o644);
+  await writeFileAtomic(path.join(abs, 'prod', rootFileName(1)), v1, 0o644);
+
+  // What "the server" holds. The offline targets key is the owner's in real life; it is kept here
+  // (test-only, like fixtures' online-keys.test-only.json) for future targets-key practice.
+  const serverKeys: [string, PrivateKey][] = [
+    ['targets-online', targetsOnline.key],
+    ['targets-offline', targetsOffline.key],
+    ['snapshot', snapshot.key],
+    ['timestamp', timestamp.key],
+  ];
+  if (opts.firstTime === true) serverKeys.push(['first-root', root.key]);
+  for (const [base, key] of serverKeys) {
+    const pair = archivePairFiles(key);
+    await writeFileAtomic(path.join(abs, SERVER_KEYS_DIR, `${base}.pub`), pair.pub);
+    await writeFileAtomic(path.join(abs, SERVER_KEYS_DIR, `${base}.sec`), pair.sec);
+  }
+
+  const token = randomBytes(32).toString('base64url');
+  const tokenFile = path.join(abs, TOKEN_FILE);
+  await writeFileAtomic(tokenFile, token + '\n', 0o600);
+
+  const config: FactoryConfig = {
+    format: 1,
+    name,
+    polisId: randomUUID(),
+    userName: 'Practice Owner',
+    role: 'owner',
+    firstTimePending: opts.firstTime === true,
+    onlineKeys: { targets: targetsOnline.keyid, snapshot: snapshot.keyid, timestamp: timestamp.keyid },
+    createdAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+
+  let archivePath: string | undefined;
+  if (opts.firstTime !== true) {
+    const pair = archivePairFiles(root.key);
+    archivePath = path.join(abs, ARCHIVE_FILE);
+    const tgz = tarGz([
+      { name: FIRST_ROOT_PUB, data: pair.pub },
+      { name: FIRST_ROOT_SEC, data: pair.sec },
+    ]);
+    await writeFileAtomic(archivePath, tgz, 0o600);
+  }
+  // factory.json last: a folder without it is an unfinished practice factory, never served.
+  await writeFileAtomic(path.join(abs, FACTORY_FILE), jsonText(configToJson(config)), 0o644);
+
+  const info: PracticeFactoryInfo = { dir: abs, factory: name, tokenFile, rootKeyId: root.keyid, polisId: config.polisId };
+  if (archivePath !== undefined) info.archivePath = archivePath;
+  return info;
+}
+
+/** One regular file of a tar archive. */
+export interface TarFile {
+  name: string;
+  data: Uint8Array;
+}
+
+/**
+ * A fioctl-shaped key archive (foundries-api.md §4.2): gzip'd ustar, regular files only, no folder
+ * entries, uid/gid 0, mtime 0; mode 0600 instead of fioctl's 0000 so extracted files are readable
+ * by their owner and nobody else.
+ */
+export function tarGz(files: readonly TarFile[]): Uint8Array {
+  const blocks: Buffer[] = [];
+  for (const f of files) {
+    blocks.push(ustarHeader(f.name, f.data.length));
+    const body = Buffer.alloc(Math.ceil(f.data.length / 512) * 512);
+    body.set(f.data);
+    blocks.push(body);
+  }
+  blocks.push(Buffer.alloc(1024)); // two zero blocks end the archive
+  return new Uint8Array(gzipSync(Buffer.concat(blocks)));
+}
+
+function ustarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  const nameBytes = Buffer.from(name, 'utf8');
+  if (nameBytes.length > 100 || !/^[\x21-\x7e]+$/.test(name)) throw new TypeError('tar entry name too long or not plain ASCII');
+  nameBytes.copy(h, 0);
+  const octal = (v: number, len: number, off: number): void => {
+    h.write(v.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
+  };
+  octal(0o600, 8, 100); // mode
+  octal(0, 8, 108); // uid
+  octal(0, 8, 116); // gid
+  octal(size, 12, 124);
+  octal(0, 12, 136); // mtime
+  h.write('        ', 148, 8, 'ascii'); // checksum field counts as spaces while summing
+  h.write('0', 156, 1, 'ascii'); // regular file
+  h.write('ustar\u000000', 257, 8, 'ascii');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  return h;
+}
