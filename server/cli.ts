@@ -92,7 +92,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 export function reportError(e: unknown, io: CliIo, json: boolean): number {
   if (e instanceof AppError) {
     if (json) io.stdout(JSON.stringify({ ok: false, error: { code: e.code, message: e.message, hint: e.hint } }) + '\n');
-    io.stderr(`tuf-rotate: ${e.message} ${e.hint}\n`);
+    io.stderr(`tuf-rotate: ${sentence(e.message)} ${sentence(e.hint)}\n`);
     return CHECK_FAILED.has(e.code) ? 1 : 2;
   }
   // Unexpected: say so without echoing internals that could hold data.
@@ -100,6 +100,12 @@ export function reportError(e: unknown, io: CliIo, json: boolean): number {
   io.stderr(`tuf-rotate: an unexpected ${name} stopped the command; nothing was published. Run it again, and report this if it repeats.\n`);
   if (json) io.stdout(JSON.stringify({ ok: false, error: { code: 'INTERNAL', message: 'unexpected error', hint: 'Report this.' } }) + '\n');
   return 2;
+}
+
+/** Ends a message with a full stop, so message and hint read as two sentences on one line. */
+function sentence(text: string): string {
+  const t = text.trim().replace(/\s*\n\s*/g, ' ');
+  return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
 function resolve(io: CliIo, p: string): string {

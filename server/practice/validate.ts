@@ -13,7 +13,7 @@ import { isJsonObject } from '../tuf/json.js';
 import type { Json, JsonObject } from '../tuf/json.js';
 import { publicKeyOf } from '../tuf/keys.js';
 import { foundriesSignedFields, parseRoot } from '../tuf/metadata.js';
-import type { PublicKeyInfo, Root, RootKey, RootRole } from '../tuf/model.js';
+import type { PublicKeyInfo, Root, RootKey, RootRole, RuleId } from '../tuf/model.js';
 import { decodeSignature, verifySignatureFoundriesServer } from '../tuf/sign.js';
 import { verifyRootUpdate } from '../tuf/verify.js';
 
@@ -22,6 +22,22 @@ const EXPIRES_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const ROLE_NAMES = ['root', 'targets', 'snapshot', 'timestamp'];
 const METHODS: Record<string, string> = { ED25519: 'ed25519', RSA: 'rsassa-pss-sha256' };
 const RSA_BITS = new Set([2048, 3072, 4096]);
+/** Device rules (verify.ts) that the server's own checks here also enforce. */
+const SERVER_COVERED = new Set<RuleId>([
+  'parse',
+  'type',
+  'version',
+  'expiry',
+  'roles-complete',
+  'role-keys-present',
+  'thresholds-reachable',
+  'signatures-unique',
+  'signature-methods',
+  'key-types',
+  'canonical-ascii',
+  'threshold-old',
+  'threshold-new',
+]);
 
 export interface StagedRootCheck {
   /** The parsed root when it was well-formed enough to parse. */
@@ -225,10 +241,13 @@ export function checkStagedRoot(current: Root, input: unknown, what: string, now
     }
   }
 
-  // The device's rules (the fleet must accept it too); the server's own checks above come first.
+  // The device's rules (the fleet must accept it too). Where the server's own checks above already
+  // failed, only the device rules they do not cover are added, so one mistake is reported once.
+  const serverFailed = errors.length > 0;
   const report = verifyRootUpdate(current, root, { now });
   for (const r of report.results) {
-    if (r.status === 'fail') errors.push(`${what}: devices would refuse it (${r.rule}): ${r.message}`);
+    if (r.status !== 'fail' || (serverFailed && SERVER_COVERED.has(r.rule))) continue;
+    errors.push(`${what}: devices would refuse it (${r.rule}): ${r.message}`);
   }
   return { root, malformed: false, errors: dedupe(errors) };
 }
