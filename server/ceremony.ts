@@ -5,11 +5,12 @@
  */
 import { fioctlKeyBase, archivePrefix } from './archive/layout.js';
 import { buildArchiveBytes, readBackAndProve, writeKeyArchive } from './archive/write.js';
-import { emptyArchive } from './keyring.js';
+import { findRoleSigner, readKeyArchive } from './archive/read.js';
 import type { Backend, RotationBase } from './backends/backend.js';
 import { AppError } from './errors.js';
-import { heldKeysForRole } from './keyring.js';
+import { emptyArchive, heldKeysForRole, keyRingFromArchive } from './keyring.js';
 import type { KeyRing } from './keyring.js';
+import { writeFileAtomic } from './util/fs-atomic.js';
 import type { JsonObject } from './tuf/json.js';
 import { archivePairFiles, generateKey } from './tuf/keys.js';
 import type { PrivateKey } from './tuf/keys.js';
@@ -22,6 +23,8 @@ import { verifyRootUpdate } from './tuf/verify.js';
 
 export interface RotateOptions {
   keyType: KeyAlgorithm;
+  /** Foundries first-time rotation: where to save the first root key the Factory hands over, at once. */
+  firstTimeOut?: string;
   changelog?: string;
   /** Days from now until the new root expires (default one year). */
   expiresDays?: number;
@@ -65,14 +68,7 @@ export async function prepareRotation(
   const now = opts.now ?? new Date();
   progress('load', `Reading the current root from ${backend.description}`);
   const current = await backend.currentRoot();
-  const heldOld = heldKeysForRole(ring, current);
-  if (heldOld.size === 0) {
-    throw new AppError(
-      'ARCHIVE_NO_ROOT_KEY',
-      `The keys given (${ring.source}) hold no private key of the current root role (version ${current.version}).`,
-      'Use the key archive written at the last root rotation (or the PEM file of a current root key).',
-    );
-  }
+  if (!backend.firstTime) requireHeldRootKey(ring, current);
   const expires = opts.expiresDays !== undefined ? new Date(now.getTime() + opts.expiresDays * DAY_MS) : undefined;
   progress('generate', `Generating a new ${opts.keyType} key`);
   const newKey = await generateKey(opts.keyType);
@@ -80,6 +76,8 @@ export async function prepareRotation(
   const base = await backend.begin(opts.changelog ?? '');
   let plan: RotationPlan;
   try {
+    if (base.firstTimeFiles) await takeFirstTimeKeys(ring, base.firstTimeFiles, opts.firstTimeOut);
+    requireHeldRootKey(ring, current);
     const heldBase = heldKeysForRole(ring, base.base);
     plan = planRootRotation(base.base, {
       heldKeyIds: [...heldBase.keys()],
@@ -97,9 +95,34 @@ export async function prepareRotation(
   }
   const signers = new Map<string, Signer>();
   for (const [keyid, held] of heldKeysForRole(ring, base.base)) signers.set(keyid, new LocalSigner(held.key));
-  for (const [keyid, held] of heldOld) signers.set(keyid, new LocalSigner(held.key));
+  for (const [keyid, held] of heldKeysForRole(ring, current)) signers.set(keyid, new LocalSigner(held.key));
   signers.set(plan.newKeyId, new LocalSigner(newKey));
   return { current, base, plan, newKey, signers, now };
+}
+
+/** Refuses, naming the precise problem, when the keys hold no private key of the root role. */
+function requireHeldRootKey(ring: KeyRing, current: Root): void {
+  if (heldKeysForRole(ring, current).size > 0) return;
+  // The archive reader names the precise problem (a .pub without its .sec, a mismatched pair, ...).
+  if (ring.archive) findRoleSigner(ring.archive, current, 'root');
+  throw new AppError(
+    'ARCHIVE_NO_ROOT_KEY',
+    `The keys given (${ring.source}) hold no private key of the current root role (version ${current.version}).`,
+    'Use the key archive written at the last root rotation (or the PEM file of a current root key).',
+  );
+}
+
+/**
+ * Foundries first-time rotation: the server hands over the first root key. Like fioctl, save it
+ * (verbatim) to the output path before anything else, then use it as the input archive.
+ */
+async function takeFirstTimeKeys(ring: KeyRing, files: { name: string; data: Uint8Array }[], out: string | undefined): Promise<void> {
+  const bytes = await buildArchiveBytes(emptyArchive(), files);
+  if (out !== undefined) await writeFileAtomic(out, bytes, { mode: 0o600 });
+  const archive = await readKeyArchive(bytes, { name: 'first-root keys' });
+  const fromServer = keyRingFromArchive(archive, 'the first root key from the Factory');
+  ring.archive = archive;
+  ring.keys.push(...fromServer.keys);
 }
 
 /** Step 7: sign with the new and old keys, then verify as a device would against the current root. */
@@ -141,7 +164,6 @@ export async function saveArchive(
   const base = fioctlKeyBase('root', prep.plan.newKeyId, prefix);
   const files = newKeyFiles(prep);
   const additions = [
-    ...(prep.base.firstTimeFiles ?? []),
     { name: `${base}.pub`, data: files.pub },
     { name: `${base}.sec`, data: files.sec },
   ];

@@ -13,12 +13,13 @@ import { formatChain, formatDiff, formatReport } from './cli/format.js';
 import { AppError } from './errors.js';
 import type { ErrorCode } from './errors.js';
 import { loadKeyRing } from './keyring.js';
+import type { KeyRing } from './keyring.js';
 import { createSpecPractice } from './practice/spec-repo.js';
 import { diffRoots } from './tuf/diff.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { KeyAlgorithm, Root } from './tuf/model.js';
 import { verifyChain, verifyRootUpdate } from './tuf/verify.js';
-import { readFileLimited } from './util/fs-atomic.js';
+import { exists, readFileLimited } from './util/fs-atomic.js';
 import { extraCommands } from './cli/extra.js';
 
 export interface CliIo {
@@ -132,13 +133,26 @@ async function cmdRotate(argv: string[], io: CliIo): Promise<number> {
   const expiresDays = intOption(args, 'expires', 1, 3650);
   const changelog = one(args, 'changelog');
   const keysIn = (args.options.get('keys') ?? []).map((k) => resolve(io, k));
-  if (keysIn.length === 0) throw usage('--keys is required: the key archive (.tgz) or PEM private key files.');
+  const firstTime = args.flags.has('first-time');
+  if (firstTime && one(args, 'factory') === undefined) throw usage('--first-time applies to --factory only.');
+  if (keysIn.length === 0 && !firstTime) throw usage('--keys is required: the key archive (.tgz) or PEM private key files.');
+  if (keysIn.length > 0 && firstTime) throw usage('--first-time takes no --keys: the first root key comes from the Factory.');
   const out = one(args, 'out');
-  if (!dryRun && out === undefined) throw usage('--out is required: where to write the new key archive.');
+  if ((!dryRun || firstTime) && out === undefined) throw usage('--out is required: where to write the new key archive.');
+  const outPath = resolve(io, out ?? '');
+  if (firstTime && (await exists(outPath))) {
+    throw new AppError('FILE_EXISTS', `${outPath} already exists.`, "Choose a new path: a first-time rotation never writes over a file that may hold another Factory's keys.");
+  }
   const backend = await backendFor(args, io, 'rotate');
-  const ring = await loadKeyRing(keysIn);
+  const ring: KeyRing = firstTime ? { source: 'the Factory (first-time)', archive: undefined, keys: [] } : await loadKeyRing(keysIn);
   const t = now(io);
-  const prep = await prepareRotation(backend, ring, { keyType, now: t, ...(changelog !== undefined ? { changelog } : {}), ...(expiresDays !== undefined ? { expiresDays } : {}) });
+  const prep = await prepareRotation(backend, ring, {
+    keyType,
+    now: t,
+    ...(changelog !== undefined ? { changelog } : {}),
+    ...(expiresDays !== undefined ? { expiresDays } : {}),
+    ...(firstTime ? { firstTimeOut: outPath } : {}),
+  });
   const signed = await signAndVerify(prep);
   const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()] });
   if (!signed.report.ok) {
@@ -164,7 +178,7 @@ async function cmdRotate(argv: string[], io: CliIo): Promise<number> {
   }
   let saved;
   try {
-    saved = await saveArchive(prep, ring, resolve(io, out ?? ''), { overwrite: args.flags.has('overwrite') });
+    saved = await saveArchive(prep, ring, outPath, { overwrite: args.flags.has('overwrite') || firstTime });
   } catch (e) {
     await backend.abort();
     throw e;
@@ -247,6 +261,9 @@ async function cmdPublish(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file'], flags: ['json'] });
   noPositionals(args);
   const next = await readRootFile(io, required(args, 'root'));
+  if (one(args, 'factory') !== undefined) {
+    throw new AppError('TARGET_NOT_CONFIGURED', 'Publishing a separately signed root to a Factory is not supported yet: a Factory rotation also needs the signed production root.', 'Run tuf-rotate rotate --factory NAME on the machine that holds the keys.');
+  }
   const backend = await backendFor(args, io, 'publish');
   const current = await backend.currentRoot();
   const t = now(io);

@@ -28,6 +28,8 @@ export interface Backend {
   readonly kind: TargetKind;
   /** A short human description: "local repository /path", "FoundriesFactory acme". */
   readonly description: string;
+  /** Foundries first-time rotation: the owner holds no key yet; begin() hands over the first root key. */
+  readonly firstTime?: boolean;
   /** The newest trusted root. */
   currentRoot(): Promise<Root>;
   /** Every root version the target has, oldest first (may be just the current one). */

@@ -157,8 +157,11 @@ describe('practice factory', () => {
     assert.equal(v1.version, 1);
     assert.equal(v1.type, 'Root');
     assert.equal((await p.client.currentRoot(true)).version, 1);
-    const mode = (await stat(p.info.archivePath ?? '')).mode & 0o777;
-    assert.equal(mode, 0o600);
+    const mode = async (f: string) => (await stat(f)).mode & 0o777;
+    assert.equal(await mode(p.info.archivePath ?? ''), 0o600);
+    assert.equal(await mode(p.info.tokenFile), 0o600);
+    assert.equal(await mode(path.join(p.info.dir, 'server-keys')), 0o700);
+    assert.equal(await mode(path.join(p.info.dir, 'server-keys', 'timestamp.sec')), 0o600);
 
     const oldKey = await ownerKey(p);
     const r = await prepareRotation(p, oldKey);

@@ -291,6 +291,15 @@ describe('readBackAndProve', () => {
     assert.ok(!e.message.includes('PRIVATE'));
   });
 
+  it('works for an ECDSA P-256 key (standard repositories)', async () => {
+    const ec = await generateKey('ecdsa');
+    const archive = await readKeyArchive(new Uint8Array(readFileSync(join(FOUNDRIES, 'offline-keys.v1.tgz'))));
+    const { base, keyid, additions } = additionFor(archive, ec);
+    const out = join(fresh(), 'keys.tgz');
+    const res = await writeKeyArchive(out, archive, additions, {});
+    await readBackAndProve(out, res.sha256, { keyid, publicKey: ec.publicKey, base });
+  });
+
   it('works for an RSA key too', async () => {
     const rsa = await generateKey('rsa');
     const archive = await readKeyArchive(new Uint8Array(readFileSync(join(FOUNDRIES, 'garage-sign/example.tgz'))));

@@ -1,0 +1,321 @@
+/**
+ * The one rotation session the server holds in memory: target → key archive → plan → sign →
+ * save → publish → record. Every step calls the ceremony core (ceremony.ts), exactly as the CLI
+ * does. The uploaded archive and every private key stay in this object; what leaves it goes
+ * through views.ts and the reply schemas.
+ */
+import path from 'node:path';
+import type { CeremonyRecord, Job, PublishResultReply, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply, PlanResult, SignResult } from '../shared/api.js';
+import { readKeyArchive } from './archive/read.js';
+import type { KeyArchive } from './archive/read.js';
+import type { Backend } from './backends/backend.js';
+import { LocalRepoBackend } from './backends/local-repo.js';
+import { OfflineBackend } from './backends/offline.js';
+import { prepareRotation, publishRotation, saveArchive, signAndVerify } from './ceremony.js';
+import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
+import { AppError } from './errors.js';
+import type { Jobs } from './jobs.js';
+import { keyRingFromArchive } from './keyring.js';
+import type { KeyRing } from './keyring.js';
+import { parseRoot } from './tuf/metadata.js';
+import type { JsonObject } from './tuf/json.js';
+import type { Root, RootDocument } from './tuf/model.js';
+import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
+import { archiveView, historyView, planView, rootKeysHeld, rootSummary, signedSha256, signView } from './views.js';
+
+export interface SessionOptions {
+  /** Where new archives (and an offline target's new root) are written by default. */
+  workDir: string;
+  now: () => Date;
+  /** The practice target, for `POST /api/target {kind: "practice"}`. */
+  practiceTarget?: () => Promise<Backend>;
+}
+
+const NEW_ARCHIVE_LIMIT = 64 * 1024 * 1024;
+
+function state(message: string, hint: string): AppError {
+  return new AppError('SESSION_STATE', message, hint);
+}
+
+export class Session {
+  #target: Backend | undefined;
+  #current: Root | undefined;
+  #archive: { archive: KeyArchive; ring: KeyRing } | undefined;
+  #prep: PreparedRotation | undefined;
+  #plan: PlanResult | undefined;
+  #signed: SignedRotation | undefined;
+  #sign: SignResult | undefined;
+  #saved: SavedArchive | undefined;
+  #published: (PublishResultReply & { report: SignedRotation['report'] }) | undefined;
+  #times: CeremonyRecord['times'] = {};
+
+  constructor(
+    private readonly o: SessionOptions,
+    private readonly jobs: Jobs,
+    initialTarget?: Backend,
+  ) {
+    this.#target = initialTarget;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading
+
+  async state(): Promise<SessionState> {
+    const busy = this.jobs.running();
+    const out: SessionState = { step: this.#step(), published: this.#published !== undefined };
+    if (busy) out.busyJobId = busy.id;
+    if (this.#target) out.target = this.#targetInfo(this.#target);
+    if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined());
+    if (this.#plan) out.plan = this.#plan;
+    if (this.#sign) out.sign = this.#sign;
+    if (this.#saved) out.save = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
+    if (this.#published) out.publish = { location: this.#published.location, version: this.#published.version, verify: this.#published.verify };
+    return out;
+  }
+
+  async root(): Promise<RootSummary> {
+    return rootSummary(await this.#currentRoot(true), this.#archive?.ring, this.o.now());
+  }
+
+  async history(): Promise<RootHistory> {
+    return historyView(await this.#backend().history(), this.o.now());
+  }
+
+  /** The signed new root document (public), after the sign step. */
+  newRoot(): { document: RootDocument; version: number } {
+    if (!this.#signed) throw state('There is no signed new root yet.', 'Run the sign step first.');
+    return { document: this.#signed.document, version: this.#signed.root.version };
+  }
+
+  /** The saved new archive, read back from disk and checked against the SHA-256 shown at save. */
+  async newArchive(): Promise<{ bytes: Uint8Array; name: string }> {
+    const saved = this.#saved;
+    if (!saved) throw state('The new key archive has not been saved yet.', 'Run the save step first; the download is the file it wrote.');
+    const bytes = await readFileLimited(saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
+    if (sha256Hex(bytes) !== saved.sha256) {
+      throw new AppError('ARCHIVE_READBACK_FAILED', `${saved.path} changed after it was saved (its SHA-256 differs).`, 'Do not publish; save the new archive again and check the disk.');
+    }
+    return { bytes, name: path.basename(saved.path) };
+  }
+
+  /** The ceremony record: facts and verification results, no secrets. */
+  record(): CeremonyRecord {
+    const prep = this.#prep;
+    const signed = this.#signed;
+    if (!prep || !signed || !this.#target || !this.#archive) throw state('There is nothing to record yet.', 'Plan and sign a rotation first.');
+    const view = (r: Root) => ({
+      version: r.version,
+      expires: r.expires,
+      sha256: signedSha256(r),
+      rootKeyIds: r.roles['root']?.keyids ?? [],
+      rootThreshold: r.roles['root']?.threshold ?? 0,
+    });
+    const oldIds = Object.keys(prep.current.keys);
+    const newIds = Object.keys(signed.root.keys);
+    const out: CeremonyRecord = {
+      tool: 'tuf-rotate',
+      createdAt: this.o.now().toISOString(),
+      target: this.#targetInfo(this.#target),
+      dialect: signed.root.dialect,
+      old: view(prep.current),
+      new: view(signed.root),
+      newKeyId: prep.plan.newKeyId,
+      keyIdsAdded: newIds.filter((id) => !oldIds.includes(id)),
+      keyIdsRemoved: oldIds.filter((id) => !newIds.includes(id)),
+      inputArchiveSha256: this.#archive.archive.sha256,
+      verification: { signed: signed.report, ...(this.#published ? { published: this.#published.report } : {}) },
+      times: this.#times,
+    };
+    if (this.#saved) out.archive = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
+    if (this.#published) out.published = { location: this.#published.location };
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Changing
+
+  async setTarget(body: TargetBody): Promise<{ target: TargetInfo; root: RootSummary }> {
+    this.#idle();
+    let backend: Backend;
+    switch (body.kind) {
+      case 'repo':
+        backend = new LocalRepoBackend(path.resolve(this.o.workDir, body.dir));
+        break;
+      case 'offline': {
+        const root = parseRoot(body.root as JsonObject, 'the uploaded root.json');
+        backend = new OfflineBackend({ root }, path.join(this.o.workDir, `${root.version + 1}.root.json`));
+        break;
+      }
+      case 'practice':
+        if (!this.o.practiceTarget) {
+          throw new AppError('TARGET_NOT_CONFIGURED', 'This server has no practice target.', 'Choose a local repository or upload a root.json.');
+        }
+        backend = await this.o.practiceTarget();
+        break;
+    }
+    const current = await backend.currentRoot();
+    await this.#discardRotation();
+    this.#target = backend;
+    this.#current = current;
+    this.#published = undefined;
+    this.#times = {};
+    return { target: this.#targetInfo(backend), root: rootSummary(current, this.#archive?.ring, this.o.now()) };
+  }
+
+  async uploadArchive(bytes: Uint8Array): Promise<ArchiveReply> {
+    this.#idle();
+    this.#notPublished();
+    const archive = await readKeyArchive(bytes, { name: 'the uploaded archive' });
+    const ring = keyRingFromArchive(archive, 'the uploaded archive');
+    await this.#discardRotation();
+    this.#archive = { archive, ring };
+    const root = await this.#currentOrUndefined();
+    return { archive: archiveView(archive, ring, root).archive, ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
+  }
+
+  startPlan(body: PlanBody): Job {
+    this.#idle();
+    this.#notPublished();
+    const backend = this.#backend();
+    const held = this.#archive;
+    if (!held) throw state('No key archive has been uploaded.', 'Upload the key archive (.tgz) first.');
+    return this.jobs.start('plan', async (progress) => {
+      await this.#discardRotation();
+      const now = this.o.now();
+      const prep = await prepareRotation(
+        backend,
+        held.ring,
+        {
+          keyType: body.keyType,
+          now,
+          ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
+          ...(body.expiresDays !== undefined ? { expiresDays: body.expiresDays } : {}),
+        },
+        progress,
+      );
+      this.#prep = prep;
+      this.#plan = planView(prep, held.ring);
+      this.#times = { planned: now.toISOString() };
+      return { plan: this.#plan };
+    });
+  }
+
+  startSign(): Job {
+    this.#idle();
+    this.#notPublished();
+    const prep = this.#prep;
+    if (!prep) throw state('There is no rotation plan to sign.', 'Run the plan step first.');
+    return this.jobs.start('sign', async (progress) => {
+      const signed = await signAndVerify(prep, progress);
+      this.#signed = signed;
+      this.#sign = signView(signed);
+      this.#times.signed = this.o.now().toISOString();
+      return { sign: this.#sign };
+    });
+  }
+
+  startSave(body: SaveBody): Job {
+    this.#idle();
+    this.#notPublished();
+    const prep = this.#prep;
+    const signed = this.#signed;
+    const held = this.#archive;
+    if (!prep || !signed || !held) throw state('There is no signed new root yet.', 'Run the plan and sign steps first.');
+    if (!signed.report.ok) {
+      throw new AppError('VERIFY_FAILED', 'The new root did not pass verification, so no archive is written for it.', 'See the failing rules of the sign step; plan again.');
+    }
+    // Invariant 2: a new path by default; an existing file only with overwrite (and then a backup).
+    const out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${signed.root.version}.tgz`);
+    return this.jobs.start('save', async (progress) => {
+      const saved = await saveArchive(prep, held.ring, out, { overwrite: body.overwrite ?? false }, progress);
+      this.#saved = saved;
+      this.#times.saved = this.o.now().toISOString();
+      return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes } };
+    });
+  }
+
+  startPublish(): Job {
+    this.#idle();
+    this.#notPublished();
+    const prep = this.#prep;
+    const signed = this.#signed;
+    // Invariants 1 and 4: publish only a verified root, and only once its keys are safe on disk.
+    if (!prep || !signed || !signed.report.ok || !this.#saved) {
+      throw new AppError(
+        'PUBLISH_BEFORE_SAVE',
+        'The new root cannot be published before it is signed, verified and the new key archive is saved.',
+        'Run the sign step, then save the new key archive; publish after that.',
+      );
+    }
+    const backend = this.#backend();
+    return this.jobs.start('publish', async (progress) => {
+      progress('check', 'Checking the saved key archive is unchanged on disk');
+      await this.newArchive();
+      const now = this.o.now();
+      const result = await publishRotation(backend, prep.current, signed, now, progress);
+      this.#current = result.readBack;
+      this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
+      this.#times.published = now.toISOString();
+      return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  #step(): SessionState['step'] {
+    if (!this.#target) return 'target';
+    if (!this.#archive) return 'keys';
+    if (this.#published) return 'done';
+    if (!this.#prep) return 'plan';
+    if (!this.#signed || !this.#signed.report.ok) return 'sign';
+    if (!this.#saved) return 'save';
+    return 'publish';
+  }
+
+  #targetInfo(b: Backend): TargetInfo {
+    return { kind: b.kind, description: b.description };
+  }
+
+  #backend(): Backend {
+    if (!this.#target) {
+      throw new AppError('TARGET_NOT_CONFIGURED', 'No target has been chosen.', 'Choose where the root lives first (POST /api/target).');
+    }
+    return this.#target;
+  }
+
+  async #currentRoot(fresh = false): Promise<Root> {
+    const backend = this.#backend();
+    if (fresh || !this.#current) this.#current = await backend.currentRoot();
+    return this.#current;
+  }
+
+  async #currentOrUndefined(): Promise<Root | undefined> {
+    if (!this.#target) return undefined;
+    try {
+      return await this.#currentRoot();
+    } catch {
+      return undefined;
+    }
+  }
+
+  #idle(): void {
+    const busy = this.jobs.running();
+    if (busy) throw state(`A ${busy.kind} step is still running.`, 'Wait for it to finish (GET /api/jobs/:id), then try again.');
+  }
+
+  #notPublished(): void {
+    if (this.#published) {
+      throw state('This session has already published its rotation.', 'Download the record; to rotate again, choose the target again.');
+    }
+  }
+
+  /** Drops a planned rotation (a Factory cancels its transaction); the saved archive, if any, stays on disk. */
+  async #discardRotation(): Promise<void> {
+    if (this.#prep && !this.#published) await this.#target?.abort();
+    this.#prep = undefined;
+    this.#plan = undefined;
+    this.#signed = undefined;
+    this.#sign = undefined;
+    this.#saved = undefined;
+  }
+}

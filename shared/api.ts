@@ -1,0 +1,600 @@
+/**
+ * The JSON API's route table: one entry per route, with `as const` JSON Schemas. The server
+ * registers each route with these schemas (Ajv checks bodies; the reply schema drops every field it
+ * does not declare, so nothing undeclared, such as key material, can leave by accident). The web
+ * client derives its types from the same objects. No node:*, no DOM, no runtime dependencies.
+ *
+ * Every route is under /api and needs `Authorization: Bearer <token>`. POST bodies are JSON
+ * (`Content-Type: application/json`; send `{}` for steps without arguments), except the key archive
+ * upload, which is the raw `.tgz` (`application/gzip`).
+ */
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import { ERROR_CODES } from './errors.js';
+
+export interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  /** Request body schema (POST routes). */
+  readonly body?: JSONSchema;
+  /** Path parameter schema. */
+  readonly params?: JSONSchema;
+  /** The 200 reply (JSON routes); for `gzip` and `event-stream` routes, what an error looks like instead. */
+  readonly reply: JSONSchema;
+  /** Request body media type: JSON unless `gzip` (the key archive upload). */
+  readonly bodyType?: 'json' | 'gzip';
+  /** Reply media type: JSON unless stated. */
+  readonly replyType?: 'json' | 'gzip' | 'event-stream';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+const bool = { type: 'boolean' } as const;
+const strings = { type: 'array', items: str } as const;
+const algorithm = { type: 'string', enum: ['ed25519', 'rsa', 'ecdsa'] } as const;
+const dialect = { type: 'string', enum: ['foundries', 'spec'] } as const;
+const targetKind = { type: 'string', enum: ['factory', 'practice', 'repo', 'offline'] } as const;
+
+export const apiErrorSchema = {
+  type: 'object',
+  required: ['code', 'message', 'hint'],
+  additionalProperties: false,
+  properties: { code: { type: 'string', enum: ERROR_CODES }, message: str, hint: str },
+} as const;
+
+/** The body of every error reply. */
+export const errorReply = {
+  type: 'object',
+  required: ['error'],
+  additionalProperties: false,
+  properties: { error: apiErrorSchema },
+} as const;
+
+export const keySummarySchema = {
+  type: 'object',
+  required: ['keyid', 'short', 'keytype'],
+  additionalProperties: false,
+  properties: { keyid: str, short: str, keytype: str, algorithm, bits: int },
+} as const;
+
+export const verifyReportSchema = {
+  type: 'object',
+  required: ['ok', 'dialect', 'results'],
+  additionalProperties: false,
+  properties: {
+    ok: bool,
+    dialect,
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['rule', 'status', 'message', 'version'],
+        additionalProperties: false,
+        properties: { rule: str, status: { type: 'string', enum: ['pass', 'fail', 'warn', 'info'] }, message: str, version: int },
+      },
+    },
+  },
+} as const;
+
+const warningSchema = {
+  type: 'object',
+  required: ['code', 'severity', 'message'],
+  additionalProperties: false,
+  properties: { code: str, severity: { type: 'string', enum: ['danger', 'warning', 'info'] }, message: str },
+} as const;
+
+const changelogSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { polisId: str, message: str, timestamp: str },
+} as const;
+
+const ownerSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { polisId: str, createdAt: str },
+} as const;
+
+const fromTo = { type: 'object', required: ['from', 'to'], additionalProperties: false } as const;
+
+export const rootDiffSchema = {
+  type: 'object',
+  required: ['dialect', 'version', 'expires', 'keysAdded', 'keysRemoved', 'roles', 'owners', 'otherFields', 'lines', 'warnings'],
+  additionalProperties: false,
+  properties: {
+    dialect,
+    version: { ...fromTo, properties: { from: int, to: int } },
+    expires: { ...fromTo, properties: { from: str, to: str } },
+    keysAdded: { type: 'array', items: keySummarySchema },
+    keysRemoved: { type: 'array', items: keySummarySchema },
+    roles: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'threshold', 'keyidsAdded', 'keyidsRemoved', 'keyidsKept'],
+        additionalProperties: false,
+        properties: {
+          name: str,
+          threshold: { type: 'object', additionalProperties: false, properties: { from: int, to: int } },
+          keyidsAdded: strings,
+          keyidsRemoved: strings,
+          keyidsKept: strings,
+        },
+      },
+    },
+    changelog: { type: 'object', additionalProperties: false, properties: { from: changelogSchema, to: changelogSchema } },
+    owners: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['keyid'],
+        additionalProperties: false,
+        properties: { keyid: str, from: ownerSchema, to: ownerSchema },
+      },
+    },
+    otherFields: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path'],
+        additionalProperties: false,
+        // Public metadata values (any JSON).
+        properties: { path: str, from: {}, to: {} },
+      },
+    },
+    lines: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['op', 'text'],
+        additionalProperties: false,
+        properties: { op: { type: 'string', enum: [' ', '+', '-'] }, text: str, oldNo: int, newNo: int },
+      },
+    },
+    warnings: { type: 'array', items: warningSchema },
+  },
+} as const;
+
+export const targetInfoSchema = {
+  type: 'object',
+  required: ['kind', 'description'],
+  additionalProperties: false,
+  properties: { kind: targetKind, description: str },
+} as const;
+
+export const rootSummarySchema = {
+  type: 'object',
+  required: ['dialect', 'type', 'version', 'expires', 'expired', 'expiresInDays', 'roles', 'keyOwners'],
+  additionalProperties: false,
+  properties: {
+    dialect,
+    type: str,
+    version: int,
+    expires: str,
+    expired: bool,
+    /** Whole days until expiry (negative once expired). */
+    expiresInDays: int,
+    /** A sentence when the root expires within 30 days or has expired. */
+    expiryWarning: str,
+    specVersion: str,
+    consistentSnapshot: bool,
+    roles: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'threshold', 'keys'],
+        additionalProperties: false,
+        properties: {
+          name: str,
+          threshold: int,
+          keys: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['keyid', 'short', 'keytype', 'held'],
+              additionalProperties: false,
+              properties: { keyid: str, short: str, keytype: str, algorithm, bits: int, held: bool },
+            },
+          },
+        },
+      },
+    },
+    changelog: changelogSchema,
+    keyOwners: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['keyid', 'short'],
+        additionalProperties: false,
+        properties: { keyid: str, short: str, polisId: str, createdAt: str },
+      },
+    },
+  },
+} as const;
+
+export const archiveSummarySchema = {
+  type: 'object',
+  required: ['sha256', 'size', 'entries', 'keys'],
+  additionalProperties: false,
+  properties: {
+    name: str,
+    sha256: str,
+    size: int,
+    entries: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'type', 'size', 'mode'],
+        additionalProperties: false,
+        properties: { name: str, type: { type: 'string', enum: ['file', 'dir'] }, size: int, mode: int },
+      },
+    },
+    keys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['base', 'status'],
+        additionalProperties: false,
+        properties: {
+          base: str,
+          pubName: str,
+          secName: str,
+          keytype: str,
+          algorithm,
+          bits: int,
+          status: { type: 'string', enum: ['ok', 'missing-sec', 'missing-pub', 'mismatch', 'unknown-type', 'unparseable'] },
+          problem: str,
+        },
+      },
+    },
+  },
+} as const;
+
+/** Which keys of the current root role the uploaded archive holds (matched by public key). */
+export const rootKeysHeldSchema = {
+  type: 'object',
+  required: ['held', 'missing', 'threshold'],
+  additionalProperties: false,
+  properties: {
+    threshold: int,
+    held: {
+      type: 'array',
+      items: { type: 'object', required: ['keyid', 'short', 'label'], additionalProperties: false, properties: { keyid: str, short: str, label: str } },
+    },
+    missing: {
+      type: 'array',
+      items: { type: 'object', required: ['keyid', 'short'], additionalProperties: false, properties: { keyid: str, short: str } },
+    },
+  },
+} as const;
+
+export const archiveReplySchema = {
+  type: 'object',
+  required: ['archive'],
+  additionalProperties: false,
+  properties: { archive: archiveSummarySchema, rootKeys: rootKeysHeldSchema },
+} as const;
+
+export const planSummarySchema = {
+  type: 'object',
+  required: ['dialect', 'currentVersion', 'newVersion', 'newKeyId', 'newKeyShort', 'algorithm', 'bits', 'replacedKeyId', 'removedKeyIds', 'signers', 'expires', 'warnings'],
+  additionalProperties: false,
+  properties: {
+    dialect,
+    currentVersion: int,
+    newVersion: int,
+    newKeyId: str,
+    newKeyShort: str,
+    algorithm,
+    bits: int,
+    replacedKeyId: str,
+    removedKeyIds: strings,
+    signers: {
+      type: 'array',
+      items: { type: 'object', required: ['keyid', 'role'], additionalProperties: false, properties: { keyid: str, role: { type: 'string', enum: ['new', 'old'] } } },
+    },
+    expires: str,
+    warnings: { type: 'array', items: warningSchema },
+  },
+} as const;
+
+export const planResultSchema = {
+  type: 'object',
+  required: ['plan', 'diff'],
+  additionalProperties: false,
+  properties: { plan: planSummarySchema, diff: rootDiffSchema },
+} as const;
+
+export const signResultSchema = {
+  type: 'object',
+  required: ['version', 'sha256', 'verify'],
+  additionalProperties: false,
+  properties: {
+    version: int,
+    /** SHA-256 of the canonical signed bytes of the new root. */
+    sha256: str,
+    verify: verifyReportSchema,
+  },
+} as const;
+
+export const saveResultSchema = {
+  type: 'object',
+  required: ['path', 'sha256', 'bytes'],
+  additionalProperties: false,
+  properties: { path: str, sha256: str, bytes: int },
+} as const;
+
+export const publishResultSchema = {
+  type: 'object',
+  required: ['location', 'version', 'verify'],
+  additionalProperties: false,
+  properties: { location: str, version: int, verify: verifyReportSchema },
+} as const;
+
+export const jobSchema = {
+  type: 'object',
+  required: ['id', 'kind', 'status', 'progress', 'startedAt'],
+  additionalProperties: false,
+  properties: {
+    id: str,
+    kind: { type: 'string', enum: ['plan', 'sign', 'save', 'publish'] },
+    status: { type: 'string', enum: ['running', 'done', 'failed'] },
+    progress: {
+      type: 'array',
+      items: { type: 'object', required: ['step', 'at'], additionalProperties: false, properties: { step: str, detail: str, at: str } },
+    },
+    /** Present when done: the member named like the job's kind. */
+    result: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { plan: planResultSchema, sign: signResultSchema, save: saveResultSchema, publish: publishResultSchema },
+    },
+    error: apiErrorSchema,
+    startedAt: str,
+    finishedAt: str,
+  },
+} as const;
+
+export const jobStartedSchema = {
+  type: 'object',
+  required: ['jobId'],
+  additionalProperties: false,
+  properties: { jobId: str },
+} as const;
+
+export const sessionSchema = {
+  type: 'object',
+  required: ['step', 'published'],
+  additionalProperties: false,
+  properties: {
+    /** The next thing to do. */
+    step: { type: 'string', enum: ['target', 'keys', 'plan', 'sign', 'save', 'publish', 'done'] },
+    /** The id of the job now running, if one is. */
+    busyJobId: str,
+    target: targetInfoSchema,
+    archive: archiveReplySchema,
+    plan: planResultSchema,
+    sign: signResultSchema,
+    save: saveResultSchema,
+    publish: publishResultSchema,
+    published: bool,
+  },
+} as const;
+
+export const historySchema = {
+  type: 'object',
+  required: ['versions'],
+  additionalProperties: false,
+  properties: {
+    versions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['version', 'expires', 'expired', 'rootKeyIds', 'rootThreshold'],
+        additionalProperties: false,
+        properties: { version: int, expires: str, expired: bool, rootKeyIds: strings, rootThreshold: int },
+      },
+    },
+  },
+} as const;
+
+const recordRootSchema = {
+  type: 'object',
+  required: ['version', 'expires', 'sha256', 'rootKeyIds', 'rootThreshold'],
+  additionalProperties: false,
+  properties: { version: int, expires: str, sha256: str, rootKeyIds: strings, rootThreshold: int },
+} as const;
+
+export const recordSchema = {
+  type: 'object',
+  required: ['tool', 'createdAt', 'target', 'dialect', 'old', 'new', 'newKeyId', 'keyIdsAdded', 'keyIdsRemoved', 'inputArchiveSha256', 'verification', 'times'],
+  additionalProperties: false,
+  properties: {
+    tool: str,
+    createdAt: str,
+    target: targetInfoSchema,
+    dialect,
+    old: recordRootSchema,
+    new: recordRootSchema,
+    newKeyId: str,
+    keyIdsAdded: strings,
+    keyIdsRemoved: strings,
+    inputArchiveSha256: str,
+    archive: saveResultSchema,
+    published: { type: 'object', required: ['location'], additionalProperties: false, properties: { location: str } },
+    verification: {
+      type: 'object',
+      required: ['signed'],
+      additionalProperties: false,
+      properties: { signed: verifyReportSchema, published: verifyReportSchema },
+    },
+    times: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { planned: str, signed: str, saved: str, published: str },
+    },
+  },
+} as const;
+
+const emptyBody = { type: 'object', additionalProperties: false, properties: {} } as const;
+
+// ---------------------------------------------------------------------------------------------
+// The routes
+
+export const health = {
+  method: 'GET',
+  path: '/api/health',
+  reply: { type: 'object', required: ['ok', 'version'], additionalProperties: false, properties: { ok: bool, version: str } },
+} as const satisfies Route;
+
+export const getSession = { method: 'GET', path: '/api/session', reply: sessionSchema } as const satisfies Route;
+
+export const setTarget = {
+  method: 'POST',
+  path: '/api/target',
+  body: {
+    oneOf: [
+      { type: 'object', required: ['kind', 'dir'], additionalProperties: false, properties: { kind: { const: 'repo' }, dir: { type: 'string', minLength: 1, maxLength: 4096 } } },
+      { type: 'object', required: ['kind', 'root'], additionalProperties: false, properties: { kind: { const: 'offline' }, root: { type: 'object' } } },
+      { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'practice' } } },
+    ],
+  },
+  reply: {
+    type: 'object',
+    required: ['target', 'root'],
+    additionalProperties: false,
+    properties: { target: targetInfoSchema, root: rootSummarySchema },
+  },
+} as const satisfies Route;
+
+export const getRoot = { method: 'GET', path: '/api/root', reply: rootSummarySchema } as const satisfies Route;
+
+export const getRootHistory = { method: 'GET', path: '/api/root/history', reply: historySchema } as const satisfies Route;
+
+/** The signed new root (public), as a JSON file download; after the sign step. */
+export const getNewRoot = {
+  method: 'GET',
+  path: '/api/root/new',
+  reply: { type: 'object', required: ['signed', 'signatures'], additionalProperties: true, properties: { signed: { type: 'object', additionalProperties: true }, signatures: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
+} as const satisfies Route;
+
+export const uploadArchive = {
+  method: 'POST',
+  path: '/api/archive',
+  bodyType: 'gzip',
+  reply: archiveReplySchema,
+} as const satisfies Route;
+
+export const startPlan = {
+  method: 'POST',
+  path: '/api/plan',
+  body: {
+    type: 'object',
+    required: ['keyType'],
+    additionalProperties: false,
+    properties: {
+      keyType: algorithm,
+      changelog: { type: 'string', maxLength: 1000 },
+      expiresDays: { type: 'integer', minimum: 1, maximum: 3650 },
+    },
+  },
+  reply: jobStartedSchema,
+} as const satisfies Route;
+
+export const startSign = { method: 'POST', path: '/api/sign', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
+
+export const startSave = {
+  method: 'POST',
+  path: '/api/save',
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { path: { type: 'string', minLength: 1, maxLength: 4096 }, overwrite: bool },
+  },
+  reply: jobStartedSchema,
+} as const satisfies Route;
+
+export const downloadNewArchive = {
+  method: 'GET',
+  path: '/api/archive/new',
+  replyType: 'gzip',
+  reply: errorReply,
+} as const satisfies Route;
+
+export const startPublish = { method: 'POST', path: '/api/publish', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
+
+export const getRecord = { method: 'GET', path: '/api/record', reply: recordSchema } as const satisfies Route;
+
+const jobParams = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
+} as const;
+
+export const getJob = { method: 'GET', path: '/api/jobs/:id', params: jobParams, reply: jobSchema } as const satisfies Route;
+
+/**
+ * Server-sent events: `event: progress` (data: {step, detail?, at}) for every step so far and as they
+ * happen, then one `event: done` (data: the job) or `event: failed` (data: the job), then the stream
+ * ends. EventSource cannot send the Bearer header: read it with fetch() and a stream reader.
+ */
+export const jobEvents = {
+  method: 'GET',
+  path: '/api/jobs/:id/events',
+  params: jobParams,
+  replyType: 'event-stream',
+  reply: errorReply,
+} as const satisfies Route;
+
+export const ROUTES = [
+  health,
+  getSession,
+  setTarget,
+  getRoot,
+  getRootHistory,
+  getNewRoot,
+  uploadArchive,
+  startPlan,
+  startSign,
+  startSave,
+  downloadNewArchive,
+  startPublish,
+  getRecord,
+  getJob,
+  jobEvents,
+] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+export type BodyOf<R extends Route> = R extends { body: infer S extends JSONSchema } ? FromSchema<S> : undefined;
+export type ReplyOf<R extends Route> = FromSchema<R['reply']>;
+export type ParamsOf<R extends Route> = R extends { params: infer S extends JSONSchema } ? FromSchema<S> : undefined;
+
+export type ApiErrorReply = FromSchema<typeof errorReply>;
+export type KeySummary = FromSchema<typeof keySummarySchema>;
+export type VerifyReportReply = FromSchema<typeof verifyReportSchema>;
+export type RootDiffReply = FromSchema<typeof rootDiffSchema>;
+export type RootSummary = FromSchema<typeof rootSummarySchema>;
+export type TargetInfo = FromSchema<typeof targetInfoSchema>;
+export type ArchiveSummaryReply = FromSchema<typeof archiveSummarySchema>;
+export type RootKeysHeld = FromSchema<typeof rootKeysHeldSchema>;
+export type ArchiveReply = FromSchema<typeof archiveReplySchema>;
+export type PlanSummary = FromSchema<typeof planSummarySchema>;
+export type PlanResult = FromSchema<typeof planResultSchema>;
+export type SignResult = FromSchema<typeof signResultSchema>;
+export type SaveResult = FromSchema<typeof saveResultSchema>;
+export type PublishResultReply = FromSchema<typeof publishResultSchema>;
+export type Job = FromSchema<typeof jobSchema>;
+export type JobKind = Job['kind'];
+export type JobProgress = Job['progress'][number];
+export type SessionState = FromSchema<typeof sessionSchema>;
+export type SessionStep = SessionState['step'];
+export type RootHistory = FromSchema<typeof historySchema>;
+export type CeremonyRecord = FromSchema<typeof recordSchema>;
+export type TargetBody = BodyOf<typeof setTarget>;
+export type PlanBody = BodyOf<typeof startPlan>;
+export type SaveBody = BodyOf<typeof startSave>;
