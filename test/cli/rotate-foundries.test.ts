@@ -86,7 +86,7 @@ describe('tuf-rotate rotate on the Foundries fixtures (offline files)', () => {
     const dir = await fs.mkdtemp(path.join(tmp, 'nokey-'));
     const r = await cli(['rotate', '--keys', fx('foundries/garage-sign/example.tgz'), '--root', fx('foundries/root-v2.json'), '--out-root', path.join(dir, 'n.json'), '--out', path.join(dir, 'o.tgz')]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /no private key of the current root/);
+    assert.match(r.stderr, /no private key for the root role/);
     await assert.rejects(fs.stat(path.join(dir, 'o.tgz')));
   });
 });
