@@ -12,7 +12,7 @@ import { emptyArchive, heldKeysForRole, keyRingFromArchive } from './keyring.js'
 import type { KeyRing } from './keyring.js';
 import { writeFileAtomic } from './util/fs-atomic.js';
 import type { JsonObject } from './tuf/json.js';
-import { archivePairFiles, generateKey } from './tuf/keys.js';
+import { archivePairFilesFor, generateKey } from './tuf/keys.js';
 import type { PrivateKey } from './tuf/keys.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { KeyAlgorithm, Root, RootDocument, Signer, VerifyReport } from './tuf/model.js';
@@ -137,15 +137,7 @@ export async function signAndVerify(prep: PreparedRotation, progress: Progress =
 
 /** The files of the new key pair as the output archive stores them. */
 export function newKeyFiles(prep: PreparedRotation): { pub: Uint8Array; sec: Uint8Array } {
-  const files = archivePairFiles(prep.newKey);
-  if (prep.plan.dialect === 'foundries') return files;
-  // Standard repositories: the .pub holds the key object exactly as root.json has it, and the
-  // .sec names the same keytype.
-  const keytype = prep.plan.newKeyJson['keytype'];
-  const sec = JSON.parse(new TextDecoder().decode(files.sec)) as JsonObject;
-  sec['keytype'] = keytype ?? sec['keytype'] ?? null;
-  const enc = new TextEncoder();
-  return { pub: enc.encode(JSON.stringify(prep.plan.newKeyJson)), sec: enc.encode(JSON.stringify(sec)) };
+  return archivePairFilesFor(prep.plan.dialect, prep.newKey, prep.plan.newKeyJson);
 }
 
 /**

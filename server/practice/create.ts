@@ -12,10 +12,11 @@
  * skipped: it changes nothing a root rotation looks at).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { buildArchiveBytes } from '../archive/write.js';
 import { AppError } from '../errors.js';
+import { emptyArchive } from '../keyring.js';
 import type { JsonObject } from '../tuf/json.js';
 import { archivePairFiles, generateKey, keyIdFoundries, newRootKeyJson } from '../tuf/keys.js';
 import type { PrivateKey } from '../tuf/keys.js';
@@ -174,7 +175,7 @@ export async function createPracticeFactory(dir: string, opts: CreatePracticeOpt
   if (opts.firstTime !== true) {
     const pair = archivePairFiles(root.key);
     archivePath = path.join(abs, ARCHIVE_FILE);
-    const tgz = tarGz([
+    const tgz = await buildArchiveBytes(emptyArchive(), [
       { name: FIRST_ROOT_PUB, data: pair.pub },
       { name: FIRST_ROOT_SEC, data: pair.sec },
     ]);
@@ -186,49 +187,4 @@ export async function createPracticeFactory(dir: string, opts: CreatePracticeOpt
   const info: PracticeFactoryInfo = { dir: abs, factory: name, tokenFile, rootKeyId: root.keyid, polisId: config.polisId };
   if (archivePath !== undefined) info.archivePath = archivePath;
   return info;
-}
-
-/** One regular file of a tar archive. */
-export interface TarFile {
-  name: string;
-  data: Uint8Array;
-}
-
-/**
- * A fioctl-shaped key archive (foundries-api.md §4.2): gzip'd ustar, regular files only, no folder
- * entries, uid/gid 0, mtime 0; mode 0600 instead of fioctl's 0000 so extracted files are readable
- * by their owner and nobody else.
- */
-export function tarGz(files: readonly TarFile[]): Uint8Array {
-  const blocks: Buffer[] = [];
-  for (const f of files) {
-    blocks.push(ustarHeader(f.name, f.data.length));
-    const body = Buffer.alloc(Math.ceil(f.data.length / 512) * 512);
-    body.set(f.data);
-    blocks.push(body);
-  }
-  blocks.push(Buffer.alloc(1024)); // two zero blocks end the archive
-  return new Uint8Array(gzipSync(Buffer.concat(blocks)));
-}
-
-function ustarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  const nameBytes = Buffer.from(name, 'utf8');
-  if (nameBytes.length > 100 || !/^[\x21-\x7e]+$/.test(name)) throw new TypeError('tar entry name too long or not plain ASCII');
-  nameBytes.copy(h, 0);
-  const octal = (v: number, len: number, off: number): void => {
-    h.write(v.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
-  };
-  octal(0o600, 8, 100); // mode
-  octal(0, 8, 108); // uid
-  octal(0, 8, 116); // gid
-  octal(size, 12, 124);
-  octal(0, 12, 136); // mtime
-  h.write('        ', 148, 8, 'ascii'); // checksum field counts as spaces while summing
-  h.write('0', 156, 1, 'ascii'); // regular file
-  h.write('ustar\u000000', 257, 8, 'ascii');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
-  return h;
 }

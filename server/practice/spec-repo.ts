@@ -4,7 +4,7 @@ import { buildArchiveBytes } from '../archive/write.js';
 import { emptyArchive } from '../keyring.js';
 import { fioctlKeyBase } from '../archive/layout.js';
 import type { JsonObject } from '../tuf/json.js';
-import { archivePairFiles, generateKey, keyIdFor, newRootKeyJson } from '../tuf/keys.js';
+import { archivePairFilesFor, generateKey, keyIdFor, newRootKeyJson } from '../tuf/keys.js';
 import type { PrivateKey } from '../tuf/keys.js';
 import { formatExpires, serializeRoot, toDocument } from '../tuf/metadata.js';
 import type { KeyAlgorithm } from '../tuf/model.js';
@@ -106,15 +106,11 @@ export async function createSpecPractice(
     await writeFileAtomic(path.join(onlineDir, `${role}.pem`), pem, { mode: 0o600 });
   }
 
-  const pair = archivePairFiles(rootKey);
-  const keyJson = keys[rootId] as JsonObject;
-  const sec = JSON.parse(new TextDecoder().decode(pair.sec)) as JsonObject;
-  sec['keytype'] = keyJson['keytype'] ?? null;
+  const pair = archivePairFilesFor('spec', rootKey, keys[rootId] as JsonObject);
   const base = fioctlKeyBase('root', rootId);
-  const enc = new TextEncoder();
   const archiveBytes = await buildArchiveBytes(emptyArchive(), [
-    { name: `${base}.pub`, data: enc.encode(JSON.stringify(keyJson)) },
-    { name: `${base}.sec`, data: enc.encode(JSON.stringify(sec)) },
+    { name: `${base}.pub`, data: pair.pub },
+    { name: `${base}.sec`, data: pair.sec },
   ]);
   const archive = path.join(dir, 'offline-keys.tgz');
   await writeFileAtomic(archive, archiveBytes, { mode: 0o600 });

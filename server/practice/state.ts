@@ -15,10 +15,10 @@
  * Every write is atomic (temp file, fsync, rename, fsync of the folder): a crash leaves the old or
  * the new file, never half of one.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../errors.js';
+import { fsyncDir, writeFileAtomic as writeAtomic } from '../util/fs-atomic.js';
 import { isJsonObject } from '../tuf/json.js';
 import type { JsonObject } from '../tuf/json.js';
 import type { RootDocument } from '../tuf/model.js';
@@ -75,41 +75,9 @@ export interface Transaction {
   signed: boolean;
 }
 
-/** Writes a file so that readers see the old content or the new, never a mixture. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await syncDir(dir);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // Makes the rename itself durable. Some platforms cannot fsync a folder; the rename still happened.
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    /* best effort */
-  }
+/** Writes a file so that readers see the old content or the new, never a mixture (replaces it). */
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  return writeAtomic(file, data, { mode, overwrite: true });
 }
 
 export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
@@ -341,7 +309,7 @@ export class PracticeState {
 
   async clearTransaction(): Promise<void> {
     await rm(path.join(this.dir, TRANSACTION_FILE), { force: true });
-    await syncDir(this.dir);
+    await fsyncDir(this.dir);
     this.tx = undefined;
   }
 

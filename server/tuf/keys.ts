@@ -614,3 +614,17 @@ export function archivePairFiles(priv: PrivateKey): { pub: Uint8Array; sec: Uint
   const sec = JSON.stringify({ keytype, keyval: { private: privateText } });
   return { pub: new TextEncoder().encode(pub), sec: new TextEncoder().encode(sec) };
 }
+
+/**
+ * The archive pair for a key as a root of this dialect lists it: fioctl's form for Foundries; for
+ * standard repositories the `.pub` holds the key object exactly as root.json has it, and the `.sec`
+ * names the same keytype.
+ */
+export function archivePairFilesFor(dialect: Dialect, priv: PrivateKey, keyJson: JsonObject): { pub: Uint8Array; sec: Uint8Array } {
+  const files = archivePairFiles(priv);
+  if (dialect === 'foundries') return files;
+  const sec = JSON.parse(new TextDecoder().decode(files.sec)) as JsonObject;
+  sec['keytype'] = keyJson['keytype'] ?? sec['keytype'] ?? null;
+  const enc = new TextEncoder();
+  return { pub: enc.encode(JSON.stringify(keyJson)), sec: enc.encode(JSON.stringify(sec)) };
+}

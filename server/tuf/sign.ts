@@ -5,7 +5,7 @@
 import { AppError } from '../errors.js';
 import { canonicalBytes } from './canonical-json.js';
 import type { JsonObject } from './json.js';
-import { RSA_PSS_SALT_LENGTH, type PrivateKey, verifyRaw } from './keys.js';
+import { RSA_PSS_SALT_LENGTH, type PrivateKey, schemeOf, verifyRaw } from './keys.js';
 import type { Dialect, KeyAlgorithm, PublicKeyInfo, RootSignature, Signer } from './model.js';
 
 /** A Signer backed by a private key in memory (from an archive, a PEM file, or freshly generated). */
@@ -28,16 +28,9 @@ export class LocalSigner implements Signer {
   }
 }
 
-/** The Foundries `method` of a signature by a key of this algorithm. */
+/** The Foundries `method` of a signature by a key of this algorithm: the same names as the spec's schemes. */
 export function signatureMethod(alg: KeyAlgorithm): string {
-  switch (alg) {
-    case 'ed25519':
-      return 'ed25519';
-    case 'rsa':
-      return 'rsassa-pss-sha256';
-    case 'ecdsa':
-      return 'ecdsa-sha2-nistp256';
-  }
+  return schemeOf(alg);
 }
 
 /**
