@@ -43,12 +43,24 @@ export interface AppOptions {
   now?: () => Date;
   /** The practice target, for `POST /api/target {kind: "practice"}` (another backend plugs in here). */
   practiceTarget?: () => Promise<Backend>;
+  /** The embedded practice factory, for `POST /api/target {kind: "practice-factory"}`. */
+  practiceFactoryTarget?: () => Promise<Backend>;
+  /** Environment a factory target's token may come from (FIOCTL_TOKEN, FIOCTL_CONFIG, HOME). */
+  env?: NodeJS.ProcessEnv;
   /** Called with the instance before any route exists (tests: `app.addHook('onRoute', …)`). */
   beforeRoutes?: (app: FastifyInstance) => void;
 }
 
 /** Secrets that must never reach a log line. */
-const REDACT = ['req.headers.authorization', 'req.headers.cookie'];
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["osf-token"]',
+  // A factory target's API token travels in the POST /api/target body; bodies are not logged, but be sure.
+  'req.body.token',
+  'body.token',
+  'token',
+];
 
 function loggerOptions(l: AppOptions['logger']): FastifyServerOptions['logger'] {
   if (l === undefined || l === false) return false;
@@ -94,10 +106,17 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const now = o.now ?? (() => new Date());
   const jobs = new Jobs(now, (err, jobId) => app.log.error({ err, jobId }, 'job failed'));
   const session = new Session(
-    { workDir: path.resolve(o.workDir), now, ...(o.practiceTarget ? { practiceTarget: o.practiceTarget } : {}) },
+    {
+      workDir: path.resolve(o.workDir),
+      now,
+      ...(o.practiceTarget ? { practiceTarget: o.practiceTarget } : {}),
+      ...(o.practiceFactoryTarget ? { practiceFactoryTarget: o.practiceFactoryTarget } : {}),
+      ...(o.env ? { env: o.env } : {}),
+    },
     jobs,
     o.target,
   );
+  await session.loadJournal();
   const ctx: RouteContext = { session, jobs, version: VERSION };
 
   void app.register(async (api) => {

@@ -9,12 +9,16 @@ import type { CeremonyRecord, Job, PublishResultReply, RootHistory, RootSummary,
 import { readKeyArchive } from './archive/read.js';
 import type { KeyArchive } from './archive/read.js';
 import type { Backend } from './backends/backend.js';
+import { FoundriesBackend } from './backends/foundries.js';
+import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundries-client.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
 import { prepareRotation, publishRotation, saveArchive, signAndVerify } from './ceremony.js';
 import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
+import { readJournal, recoveryOf, withStep, writeJournal } from './journal.js';
+import type { Journal } from './journal.js';
 import { keyRingFromArchive } from './keyring.js';
 import type { KeyRing } from './keyring.js';
 import { parseRoot } from './tuf/metadata.js';
@@ -29,6 +33,10 @@ export interface SessionOptions {
   now: () => Date;
   /** The practice target, for `POST /api/target {kind: "practice"}`. */
   practiceTarget?: () => Promise<Backend>;
+  /** The server's embedded practice factory, for `POST /api/target {kind: "practice-factory"}`. */
+  practiceFactoryTarget?: () => Promise<Backend>;
+  /** Where a factory target's token may come from (FIOCTL_TOKEN, FIOCTL_CONFIG, HOME); default: none. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const NEW_ARCHIVE_LIMIT = 64 * 1024 * 1024;
@@ -48,6 +56,8 @@ export class Session {
   #saved: SavedArchive | undefined;
   #published: (PublishResultReply & { report: SignedRotation['report'] }) | undefined;
   #times: CeremonyRecord['times'] = {};
+  /** The work folder's journal (invariant 7): read on start, written at save and publish. */
+  #journal: Journal | undefined;
 
   constructor(
     private readonly o: SessionOptions,
@@ -55,6 +65,11 @@ export class Session {
     initialTarget?: Backend,
   ) {
     this.#target = initialTarget;
+  }
+
+  /** Reads the work folder's journal (on server start). */
+  async loadJournal(): Promise<void> {
+    this.#journal = await readJournal(this.o.workDir);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -70,6 +85,7 @@ export class Session {
     if (this.#sign) out.sign = this.#sign;
     if (this.#saved) out.save = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
     if (this.#published) out.publish = { location: this.#published.location, version: this.#published.version, verify: this.#published.verify };
+    out.recovery = recoveryOf(this.#journal);
     return out;
   }
 
@@ -152,6 +168,15 @@ export class Session {
         }
         backend = await this.o.practiceTarget();
         break;
+      case 'practice-factory':
+        if (!this.o.practiceFactoryTarget) {
+          throw new AppError('TARGET_NOT_CONFIGURED', 'This server has no practice factory.', 'Choose a FoundriesFactory, a local repository or upload a root.json.');
+        }
+        backend = await this.o.practiceFactoryTarget();
+        break;
+      case 'factory':
+        backend = this.#factoryBackend(body);
+        break;
     }
     const current = await backend.currentRoot();
     await this.#discardRotation();
@@ -228,6 +253,23 @@ export class Session {
     const out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${signed.root.version}.tgz`);
     return this.jobs.start('save', async (progress) => {
       const saved = await saveArchive(prep, held.ring, out, { overwrite: body.overwrite ?? false }, progress);
+      // Invariant 7: the journal says the keys are saved (with the public signed root) before any publish.
+      progress('journal', 'Recording the saved archive in the ceremony journal');
+      const planned: Journal = {
+        format: 1,
+        step: 'planned',
+        steps: [{ step: 'planned', at: prep.now.toISOString() }],
+        target: this.#targetInfo(this.#backend()),
+        oldVersion: prep.current.version,
+        newVersion: signed.root.version,
+        newKeyId: prep.plan.newKeyId,
+        oldRoot: { signed: prep.current.signedJson, signatures: prep.current.signatures as unknown as JsonObject[] },
+        signedRoot: signed.document,
+        ...(signed.prod ? { prodRoot: signed.prod } : {}),
+      };
+      const journal = withStep(planned, 'saved', this.o.now(), { archive: { path: saved.path, sha256: saved.sha256 } });
+      await writeJournal(this.o.workDir, journal);
+      this.#journal = journal;
       this.#saved = saved;
       this.#times.saved = this.o.now().toISOString();
       return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes } };
@@ -256,8 +298,59 @@ export class Session {
       this.#current = result.readBack;
       this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
       this.#times.published = now.toISOString();
+      await this.#journalPublished(result.location, result.readBack.version);
       return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
     });
+  }
+
+  /**
+   * Recovery (invariant 7): publishes the signed root the journal kept from a run that saved the
+   * new keys but never published, to the current target, after checking the saved archive is intact.
+   */
+  startRecoveryPublish(): Job {
+    this.#idle();
+    const j = this.#journal;
+    if (!j || j.step !== 'saved' || !j.signedRoot || !j.oldRoot || !j.archive) {
+      throw state('There is no saved-but-unpublished rotation to publish.', 'See the recovery state in GET /api/session.');
+    }
+    const backend = this.#backend();
+    const archive = j.archive;
+    const signedRoot = j.signedRoot;
+    const prodRoot = j.prodRoot;
+    const trusted = parseRoot(j.oldRoot as unknown as JsonObject, 'the journal\'s old root');
+    return this.jobs.start('publish', async (progress) => {
+      progress('check', 'Checking the saved key archive is unchanged on disk');
+      const bytes = await readFileLimited(archive.path, NEW_ARCHIVE_LIMIT, 'key archive');
+      if (sha256Hex(bytes) !== archive.sha256) {
+        throw new AppError('ARCHIVE_READBACK_FAILED', `${archive.path} changed after it was saved (its SHA-256 differs).`, 'Do not publish; find the archive as it was saved.');
+      }
+      const newRoot = parseRoot(signedRoot as unknown as JsonObject, 'the journal\'s signed root');
+      const current = await backend.currentRoot();
+      if (current.version !== trusted.version || signedSha256(current) !== signedSha256(trusted)) {
+        throw new AppError(
+          'TARGET_CONFLICT',
+          `${backend.description} holds root version ${current.version}, not the version ${trusted.version} this rotation was signed against.`,
+          'Check the target is the one the journal names; if it already serves the new root, nothing is left to do.',
+        );
+      }
+      const now = this.o.now();
+      const result = await publishRotation(backend, trusted, { document: signedRoot, prod: prodRoot }, now, progress);
+      if (signedSha256(result.readBack) !== signedSha256(newRoot)) {
+        throw new AppError('PUBLISH_FAILED', `${backend.description} serves a root other than the one tuf-rotate signed.`, 'Do not discard any key archive; compare the published root with the journal.');
+      }
+      this.#current = result.readBack;
+      await this.#journalPublished(result.location, result.readBack.version);
+      return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
+    });
+  }
+
+  /** Journals a publish; a journal that cannot be written does not undo it (the target says it too). */
+  async #journalPublished(location: string, version: number): Promise<void> {
+    const j = this.#journal;
+    if (!j || j.step !== 'saved') return;
+    const next = withStep(j, 'published', this.o.now(), { published: { location, version } });
+    this.#journal = next;
+    await writeJournal(this.o.workDir, next).catch(() => undefined);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -270,6 +363,22 @@ export class Session {
     if (!this.#signed || !this.#signed.report.ok) return 'sign';
     if (!this.#saved) return 'save';
     return 'publish';
+  }
+
+  /** A FoundriesFactory target; the token (from the body, a file, FIOCTL_TOKEN or fioctl's config) stays in the client only. */
+  #factoryBackend(body: Extract<TargetBody, { kind: 'factory' }>): Backend {
+    const env = this.o.env ?? {};
+    const token =
+      body.token ??
+      loadToken({
+        ...(body.tokenFile !== undefined ? { tokenFile: path.resolve(this.o.workDir, body.tokenFile) } : {}),
+        env,
+        ...(env['HOME'] !== undefined ? { home: env['HOME'] } : {}),
+      });
+    const apiUrl = body.apiUrl ?? DEFAULT_API_URL;
+    const client = new FoundriesClient({ apiUrl, factory: body.factory, token });
+    const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(apiUrl);
+    return new FoundriesBackend(client, { practice: loopback });
   }
 
   #targetInfo(b: Backend): TargetInfo {

@@ -364,6 +364,21 @@ export const jobStartedSchema = {
   properties: { jobId: str },
 } as const;
 
+export const recoverySchema = {
+  type: 'object',
+  required: ['state', 'message'],
+  additionalProperties: false,
+  properties: {
+    state: { type: 'string', enum: ['nothing-published', 'keys-saved-not-published', 'published'] },
+    message: str,
+    /** The saved new key archive and its SHA-256, when one was saved. */
+    archive: str,
+    archiveSha256: str,
+    /** The root version the target holds (or will hold once the saved root is published). */
+    version: int,
+  },
+} as const;
+
 export const sessionSchema = {
   type: 'object',
   required: ['step', 'published'],
@@ -380,6 +395,8 @@ export const sessionSchema = {
     save: saveResultSchema,
     publish: publishResultSchema,
     published: bool,
+    /** What the journal of the work folder says about the last rotation (product.md invariant 7). */
+    recovery: recoverySchema,
   },
 } as const;
 
@@ -459,6 +476,24 @@ export const setTarget = {
       { type: 'object', required: ['kind', 'dir'], additionalProperties: false, properties: { kind: { const: 'repo' }, dir: { type: 'string', minLength: 1, maxLength: 4096 } } },
       { type: 'object', required: ['kind', 'root'], additionalProperties: false, properties: { kind: { const: 'offline' }, root: { type: 'object' } } },
       { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'practice' } } },
+      /** The server's embedded practice factory (the default target of `tuf-rotate serve`). */
+      { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'practice-factory' } } },
+      /**
+       * A FoundriesFactory. The API token comes from `token` (never echoed, stored or logged), else
+       * `tokenFile`, else the server's FIOCTL_TOKEN, else fioctl's config file.
+       */
+      {
+        type: 'object',
+        required: ['kind', 'factory'],
+        additionalProperties: false,
+        properties: {
+          kind: { const: 'factory' },
+          factory: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+          apiUrl: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^https?://' },
+          tokenFile: { type: 'string', minLength: 1, maxLength: 4096 },
+          token: { type: 'string', minLength: 1, maxLength: 4096, pattern: '^[^\\s]+$' },
+        },
+      },
     ],
   },
   reply: {
@@ -524,6 +559,11 @@ export const downloadNewArchive = {
 } as const satisfies Route;
 
 export const startPublish = { method: 'POST', path: '/api/publish', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
+/**
+ * Recovery (invariant 7): publishes the signed root a previous run saved the keys for but never
+ * published (the journal's `keys-saved-not-published` state) to the current target. A job, like publish.
+ */
+export const startRecoveryPublish = { method: 'POST', path: '/api/recovery/publish', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
 
 export const getRecord = { method: 'GET', path: '/api/record', reply: recordSchema } as const satisfies Route;
 
@@ -562,6 +602,7 @@ export const ROUTES = [
   startSave,
   downloadNewArchive,
   startPublish,
+  startRecoveryPublish,
   getRecord,
   getJob,
   jobEvents,
@@ -593,6 +634,7 @@ export type JobKind = Job['kind'];
 export type JobProgress = Job['progress'][number];
 export type SessionState = FromSchema<typeof sessionSchema>;
 export type SessionStep = SessionState['step'];
+export type RecoveryInfo = FromSchema<typeof recoverySchema>;
 export type RootHistory = FromSchema<typeof historySchema>;
 export type CeremonyRecord = FromSchema<typeof recordSchema>;
 export type TargetBody = BodyOf<typeof setTarget>;

@@ -1,6 +1,6 @@
 /** The ceremony's steps, each started as a job: plan (key generation), sign, save, publish. */
 import type { FastifyInstance } from 'fastify';
-import { startPlan, startPublish, startSave, startSign } from '../../shared/api.js';
+import { startPlan, startPublish, startRecoveryPublish, startSave, startSign } from '../../shared/api.js';
 import type { BodyOf, ReplyOf } from '../../shared/api.js';
 import { addRoute, type RouteContext } from './context.js';
 
@@ -43,6 +43,16 @@ export function rotationRoutes(app: FastifyInstance, ctx: RouteContext): void {
     startPublish,
     async (_req, reply): Promise<Started> => {
       const job = ctx.session.startPublish();
+      reply.code(202);
+      return { jobId: job.id };
+    },
+    accepted,
+  );
+  addRoute(
+    app,
+    startRecoveryPublish,
+    async (_req, reply): Promise<Started> => {
+      const job = ctx.session.startRecoveryPublish();
       reply.code(202);
       return { jobId: job.id };
     },

@@ -18,7 +18,7 @@ describe('tuf-rotate serve', () => {
     await fs.rm(tmp, { recursive: true, force: true });
   });
 
-  it('prints one URL line, serves a practice repository made in ./practice, and stops on SIGTERM', async () => {
+  it('prints one URL line, serves the practice factory made in ./practice/factory, and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'server/main.ts'), 'serve', '--port', '0', '--open'], {
       cwd: tmp,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,10 +41,15 @@ describe('tuf-rotate serve', () => {
       const res = await fetch(`${origin}/api/session`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 200);
       const session = (await res.json()) as { step: string; target: { kind: string; description: string } };
-      assert.equal(session.target.kind, 'repo');
-      assert.ok(session.target.description.includes(path.join('practice', 'repo')));
-      await fs.stat(path.join(tmp, 'practice', 'repo', 'metadata', 'root.json'));
-      await fs.stat(path.join(tmp, 'practice', 'offline-keys.tgz'));
+      assert.equal(session.target.kind, 'practice');
+      assert.match(session.target.description, /^practice factory /);
+      await fs.stat(path.join(tmp, 'practice', 'factory', 'factory.json'));
+      const archive = path.join(tmp, 'practice', 'factory', 'offline-keys.tgz');
+      await fs.stat(archive);
+      assert.ok(stderr.includes(archive), `stderr names the key archive: ${stderr}`);
+      const root = await fetch(`${origin}/api/root`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(root.status, 200);
+      assert.equal(((await root.json()) as { version: number }).version, 1);
       assert.equal((await fetch(`${origin}/api/session`)).status, 401);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
