@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { startServer } from '../../server/serve.js';
 import { parseRoot } from '../../server/tuf/metadata.js';
+import { Updater } from 'tuf-js';
+import { serveFolder } from '../helpers/static-server.js';
 import { testApp, waitJob, type TestApp } from './helpers.js';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -160,6 +162,18 @@ describe('a full rotation through the JSON API', () => {
     assert.equal(published.location, path.join(made.repo, 'metadata', '2.root.json'));
     assert.equal(parseRoot(await fs.readFile(path.join(made.repo, 'metadata', '2.root.json'))).version, 2);
     assert.equal(parseRoot(await fs.readFile(path.join(made.repo, 'metadata', 'root.json'))).version, 2);
+
+    // The real client (tuf-js), trusting version 1, follows the repository to version 2.
+    const clientDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-api-client-'));
+    await fs.copyFile(path.join(made.repo, 'metadata', '1.root.json'), path.join(clientDir, 'root.json'));
+    const files = await serveFolder(path.join(made.repo, 'metadata'));
+    try {
+      await new Updater({ metadataDir: clientDir, metadataBaseUrl: files.url, config: { fetchRetries: 0 } }).refresh();
+    } finally {
+      await files.close();
+    }
+    assert.equal(parseRoot(await fs.readFile(path.join(clientDir, 'root.json'))).version, 2);
+    await fs.rm(clientDir, { recursive: true, force: true });
 
     res = await t.call('POST', '/api/publish', {});
     assert.equal(res.statusCode, 409, 'a session publishes once');
