@@ -521,7 +521,7 @@ export function parsePemPrivateKey(pem: string): PrivateKey {
   const blocks = pemBlocks(pem).filter((b) => b.label.endsWith('PRIVATE KEY'));
   const [block] = blocks;
   if (block === undefined) {
-    throw invalid('no PEM private key found', 'Give a "BEGIN PRIVATE KEY", "BEGIN RSA PRIVATE KEY" or "BEGIN EC PRIVATE KEY" PEM file.');
+    throw invalid('no PEM private key found', 'Give a PEM file holding one PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key block.');
   }
   if (blocks.length > 1) throw invalid('the PEM text holds more than one private key', 'Give one key per file.');
   const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || block.headers.some((h) => /^Proc-Type:.*ENCRYPTED/i.test(h));
