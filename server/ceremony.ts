@@ -135,11 +135,6 @@ export async function signAndVerify(prep: PreparedRotation, progress: Progress =
   return { document, prod, root, report };
 }
 
-/** The files of the new key pair as the output archive stores them. */
-export function newKeyFiles(prep: PreparedRotation): { pub: Uint8Array; sec: Uint8Array } {
-  return archivePairFilesFor(prep.plan.dialect, prep.newKey, prep.plan.newKeyJson);
-}
-
 /**
  * Step 8 (invariant 1): the new archive (old entries + the new pair) is written atomically with
  * mode 0600, read back, and proven to hold the key that signs for the new root's key ID.
@@ -154,7 +149,7 @@ export async function saveArchive(
   const archive = ring.archive ?? emptyArchive();
   const prefix = archivePrefix(archive.entries.map((e) => e.name));
   const base = fioctlKeyBase('root', prep.plan.newKeyId, prefix);
-  const files = newKeyFiles(prep);
+  const files = archivePairFilesFor(prep.plan.dialect, prep.newKey, prep.plan.newKeyJson);
   const additions = [
     { name: `${base}.pub`, data: files.pub },
     { name: `${base}.sec`, data: files.sec },
@@ -164,17 +159,6 @@ export async function saveArchive(
   progress('readback', 'Reading the archive back and proving the new key');
   await readBackAndProve(written.path, written.sha256, { keyid: prep.plan.newKeyId, publicKey: prep.newKey.publicKey, base });
   return { path: written.path, sha256: written.sha256, bytes: written.bytes, newKeyBase: base };
-}
-
-/** The new archive's bytes without writing them (for a download the server offers). */
-export async function newArchiveBytes(prep: PreparedRotation, ring: KeyRing): Promise<Uint8Array> {
-  const archive = ring.archive ?? emptyArchive();
-  const base = fioctlKeyBase('root', prep.plan.newKeyId, archivePrefix(archive.entries.map((e) => e.name)));
-  const files = newKeyFiles(prep);
-  return buildArchiveBytes(archive, [
-    { name: `${base}.pub`, data: files.pub },
-    { name: `${base}.sec`, data: files.sec },
-  ]);
 }
 
 /** Step 9: publish, read back from the target, and verify what the target now serves. */
