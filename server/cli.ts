@@ -28,6 +28,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   cwd: string;
   now?: () => Date;
+  /** Called at each step boundary of a rotation (progress; the fault-injection tests kill here). */
+  onStep?: (step: string) => void;
 }
 
 /** Codes that mean "a check failed" (exit 1); every other error is bad usage or bad input (exit 2). */
@@ -146,14 +148,15 @@ async function cmdRotate(argv: string[], io: CliIo): Promise<number> {
   const backend = await backendFor(args, io, 'rotate');
   const ring: KeyRing = firstTime ? { source: 'the Factory (first-time)', archive: undefined, keys: [] } : await loadKeyRing(keysIn);
   const t = now(io);
+  const progress = (step: string): void => io.onStep?.(step);
   const prep = await prepareRotation(backend, ring, {
     keyType,
     now: t,
     ...(changelog !== undefined ? { changelog } : {}),
     ...(expiresDays !== undefined ? { expiresDays } : {}),
     ...(firstTime ? { firstTimeOut: outPath } : {}),
-  });
-  const signed = await signAndVerify(prep);
+  }, progress);
+  const signed = await signAndVerify(prep, progress);
   const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()] });
   if (!signed.report.ok) {
     await backend.abort();
@@ -178,13 +181,15 @@ async function cmdRotate(argv: string[], io: CliIo): Promise<number> {
   }
   let saved;
   try {
-    saved = await saveArchive(prep, ring, outPath, { overwrite: args.flags.has('overwrite') || firstTime });
+    saved = await saveArchive(prep, ring, outPath, { overwrite: args.flags.has('overwrite') || firstTime }, progress);
+    progress('saved');
   } catch (e) {
     await backend.abort();
     throw e;
   }
   if (!args.flags.has('json')) io.stdout(`New key archive saved: ${saved.path} (sha256 ${saved.sha256}).\n`);
-  const published = await publishRotation(backend, prep.current, signed, t);
+  const published = await publishRotation(backend, prep.current, signed, t, progress);
+  progress('published');
   if (args.flags.has('json')) {
     io.stdout(
       JSON.stringify({

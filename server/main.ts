@@ -7,5 +7,10 @@ const code = await runCli(process.argv.slice(2), {
   stderr: (t) => process.stderr.write(t),
   env: process.env,
   cwd: process.cwd(),
+  // Failpoint for the fault-injection tests (docs/reliability.md): TUF_ROTATE_KILL_AT=<step> makes
+  // this process SIGKILL itself when a rotation reaches that step, as a power cut would.
+  onStep: (step) => {
+    if (process.env['TUF_ROTATE_KILL_AT'] === step) process.kill(process.pid, 'SIGKILL');
+  },
 });
 if (code !== -1) process.exitCode = code;

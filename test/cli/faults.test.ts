@@ -1,0 +1,96 @@
+/**
+ * Fault injection at every step boundary of a rotation (docs/reliability.md): the real CLI process
+ * is SIGKILLed as a power cut would stop it (TUF_ROTATE_KILL_AT, a failpoint in server/main.ts), or
+ * the file system refuses the output. After each: the input archive is byte-identical; either
+ * nothing was published, or the saved archive holds the key the published root needs; and a new
+ * run completes the rotation from the right archive.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { readKeyArchive } from '../../server/archive/read.js';
+import { LocalRepoBackend } from '../../server/backends/local-repo.js';
+import { heldKeysForRole, keyRingFromArchive } from '../../server/keyring.js';
+import { cli } from '../helpers/cli.js';
+
+const MAIN = fileURLToPath(new URL('../../dist/server/main.js', import.meta.url));
+const sha = async (file: string): Promise<string> => createHash('sha256').update(await fs.readFile(file)).digest('hex');
+
+/** Step boundaries, in the order a rotation passes them (server/ceremony.ts progress steps). */
+const STEPS = ['load', 'generate', 'begin', 'sign', 'verify', 'save', 'readback', 'saved', 'publish', 'confirm', 'published'] as const;
+
+describe('fault injection: SIGKILL at every step boundary', { skip: existsSync(MAIN) ? false : 'run npm run build first (npm test does)' }, () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-faults-'));
+  });
+  after(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  for (const step of STEPS) {
+    it(`killed at "${step}": nothing lost, and the rotation can be completed`, async () => {
+      const dir = path.join(tmp, step);
+      const made = await cli(['practice', dir, '--json']);
+      const { target: repo, archive } = made.json() as { target: string; archive: string };
+      const before = await sha(archive);
+      const out = path.join(dir, 'keys.new.tgz');
+      const run = spawnSync(process.execPath, [MAIN, 'rotate', '--keys', archive, '--out', out, '--repo', repo, '--json'], {
+        env: { ...process.env, TUF_ROTATE_KILL_AT: step },
+        encoding: 'utf8',
+      });
+      assert.equal(run.signal, 'SIGKILL', `the process reached "${step}" and was killed (status ${run.status}, ${run.stderr})`);
+
+      assert.equal(await sha(archive), before, 'input archive byte-identical');
+      const current = await new LocalRepoBackend(repo).currentRoot();
+      assert.ok(current.version === 1 || current.version === 2);
+      let resumeFrom = archive;
+      if (current.version === 2) {
+        // Published: the saved archive must hold a private key of the new root role.
+        const saved = await readKeyArchive(await fs.readFile(out));
+        assert.ok(heldKeysForRole(keyRingFromArchive(saved, out), current).size > 0, 'saved archive holds the new root key');
+        resumeFrom = out;
+      } else if (existsSync(out)) {
+        // Not published; if an archive was saved it is complete and readable (atomic write).
+        await readKeyArchive(await fs.readFile(out));
+      }
+      assert.ok(!existsSync(`${out}.tmp`), 'no temp archive left behind');
+
+      // Completing: a new run from the right archive reaches the next version.
+      const out2 = path.join(dir, 'keys.after.tgz');
+      const again = await cli(['rotate', '--keys', resumeFrom, '--out', out2, '--repo', repo, '--json']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((again.json() as { version: number }).version, current.version + 1);
+    });
+  }
+
+  it('a leftover <out>.tmp (killed during the archive write) is never overwritten: refused, nothing published', async () => {
+    const dir = path.join(tmp, 'tmp-left');
+    const made = await cli(['practice', dir, '--json']);
+    const { target: repo, archive } = made.json() as { target: string; archive: string };
+    const out = path.join(dir, 'keys.new.tgz');
+    await fs.writeFile(`${out}.tmp`, 'half an archive', { mode: 0o600 });
+    const r = await cli(['rotate', '--keys', archive, '--out', out, '--repo', repo]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /tmp/);
+    assert.equal(await fs.readFile(`${out}.tmp`, 'utf8'), 'half an archive');
+    assert.equal((await new LocalRepoBackend(repo).currentRoot()).version, 1);
+  });
+
+  it('an output path the file system refuses: exit 2, nothing published, input unchanged', async () => {
+    const dir = path.join(tmp, 'fs-refuses');
+    const made = await cli(['practice', dir, '--json']);
+    const { target: repo, archive } = made.json() as { target: string; archive: string };
+    const before = await sha(archive);
+    // The parent of the output path is a regular file (ENOTDIR), as on a missing or unusable mount.
+    const r = await cli(['rotate', '--keys', archive, '--out', path.join(archive, 'keys.tgz'), '--repo', repo]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(await sha(archive), before);
+    assert.equal((await new LocalRepoBackend(repo).currentRoot()).version, 1);
+  });
+});
