@@ -1,0 +1,313 @@
+/**
+ * The wizard's state: which step is shown, what the server has told us so far, the running job and
+ * the last error of each step. The only caller of lib/api.ts; shared with the steps via context.
+ */
+import { createContext } from 'svelte';
+import type {
+  ArchiveReply,
+  CeremonyRecord,
+  Job,
+  PlanBody,
+  PlanResult,
+  PublishResultReply,
+  RecoveryInfo,
+  RootHistory,
+  RootSummary,
+  SaveBody,
+  SaveResult,
+  SessionState,
+  SignResult,
+  TargetInfo,
+} from '../../shared/api.js';
+import {
+  downloadNewArchive,
+  getRecord,
+  getRoot,
+  getRootHistory,
+  getSession,
+  setTarget,
+  startPlan,
+  startPublish,
+  startSave,
+  startSign,
+  uploadArchive,
+} from '../../shared/api.js';
+import { ApiFailure, call, download, toFailure, token, upload, waitForJob } from './api.js';
+
+/** The body of POST /api/target (shared/api.ts `setTarget`), spelled out: FromSchema of its oneOf is too deep for the web checker. */
+export type TargetBody =
+  | { kind: 'practice' | 'practice-factory' }
+  | { kind: 'repo'; dir: string }
+  | { kind: 'offline'; root: Record<string, unknown> }
+  | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string };
+
+export const STEPS = [
+  { id: 'target', label: 'Target' },
+  { id: 'keys', label: 'Keys' },
+  { id: 'root', label: 'Current root' },
+  { id: 'plan', label: 'Plan' },
+  { id: 'diff', label: 'Diff' },
+  { id: 'sign', label: 'Sign & verify' },
+  { id: 'save', label: 'Save keys' },
+  { id: 'publish', label: 'Publish' },
+  { id: 'record', label: 'Record' },
+] as const;
+
+export type StepId = (typeof STEPS)[number]['id'];
+
+/** Where the server's `session.step` (the next thing to do) puts the user on resume. */
+const RESUME: Record<SessionState['step'], StepId> = {
+  target: 'target',
+  keys: 'keys',
+  plan: 'plan',
+  sign: 'diff',
+  save: 'save',
+  publish: 'publish',
+  done: 'record',
+};
+
+export class Wizard {
+  #step = $state<StepId>('target');
+  #loading = $state(true);
+  #target = $state.raw<TargetInfo | null>(null);
+  #root = $state.raw<RootSummary | null>(null);
+  #history = $state.raw<RootHistory | null>(null);
+  #archive = $state.raw<ArchiveReply | null>(null);
+  #plan = $state.raw<PlanResult | null>(null);
+  #sign = $state.raw<SignResult | null>(null);
+  #save = $state.raw<SaveResult | null>(null);
+  #publish = $state.raw<PublishResultReply | null>(null);
+  #record = $state.raw<CeremonyRecord | null>(null);
+  #recovery = $state.raw<RecoveryInfo | null>(null);
+  #job = $state.raw<Job | null>(null);
+  #busy = $state(false);
+  #errors = $state.raw<Partial<Record<StepId | 'app', ApiFailure>>>({});
+
+  get step(): StepId {
+    return this.#step;
+  }
+  get loading(): boolean {
+    return this.#loading;
+  }
+  get target(): TargetInfo | null {
+    return this.#target;
+  }
+  get root(): RootSummary | null {
+    return this.#root;
+  }
+  get history(): RootHistory | null {
+    return this.#history;
+  }
+  get archive(): ArchiveReply | null {
+    return this.#archive;
+  }
+  get plan(): PlanResult | null {
+    return this.#plan;
+  }
+  get signed(): SignResult | null {
+    return this.#sign;
+  }
+  get saved(): SaveResult | null {
+    return this.#save;
+  }
+  get published(): PublishResultReply | null {
+    return this.#publish;
+  }
+  get record(): CeremonyRecord | null {
+    return this.#record;
+  }
+  get recovery(): RecoveryInfo | null {
+    return this.#recovery;
+  }
+  get job(): Job | null {
+    return this.#job;
+  }
+  get busy(): boolean {
+    return this.#busy;
+  }
+  get hasToken(): boolean {
+    return token() !== null;
+  }
+  error(step: StepId | 'app'): ApiFailure | undefined {
+    return this.#errors[step];
+  }
+
+  /** A step is reachable only when what it needs is there. */
+  reachable(id: StepId): boolean {
+    switch (id) {
+      case 'target':
+        return true;
+      case 'keys':
+      case 'root':
+        return this.#target !== null;
+      case 'plan':
+        return this.#target !== null && this.#archive !== null && !this.#publish;
+      case 'diff':
+        return this.#plan !== null;
+      case 'sign':
+        return this.#plan !== null;
+      case 'save':
+        return this.#sign?.verify.ok === true;
+      case 'publish':
+        return this.#sign?.verify.ok === true && this.#save !== null;
+      case 'record':
+        return this.#sign !== null;
+    }
+  }
+
+  goto(id: StepId): void {
+    if (this.reachable(id)) this.#step = id;
+  }
+
+  next(): void {
+    const i = STEPS.findIndex((s) => s.id === this.#step);
+    const n = STEPS[i + 1];
+    if (n) this.goto(n.id);
+  }
+
+  #setError(step: StepId | 'app', e: ApiFailure | undefined): void {
+    const errors = { ...this.#errors };
+    if (e) errors[step] = e;
+    else delete errors[step];
+    this.#errors = errors;
+  }
+
+  /** Runs one action of a step: one at a time, its error kept beside the step. */
+  async #run<T>(step: StepId, fn: () => Promise<T>): Promise<T | undefined> {
+    if (this.#busy) return undefined;
+    this.#busy = true;
+    this.#setError(step, undefined);
+    try {
+      return await fn();
+    } catch (e) {
+      this.#setError(step, toFailure(e));
+      return undefined;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #runJob(start: () => Promise<{ jobId: string }>): Promise<Job> {
+    this.#job = null;
+    const { jobId } = await start();
+    return waitForJob(jobId, (j) => (this.#job = j));
+  }
+
+  /** On load: resume the server's session. */
+  async load(): Promise<void> {
+    if (!this.hasToken) {
+      this.#loading = false;
+      return;
+    }
+    try {
+      const s = await call<SessionState>(getSession);
+      this.#target = s.target ?? null;
+      this.#archive = s.archive ?? null;
+      this.#plan = s.plan ?? null;
+      this.#sign = s.sign ?? null;
+      this.#save = s.save ?? null;
+      this.#publish = s.publish ?? null;
+      this.#recovery = s.recovery && s.recovery.state !== 'nothing-published' ? s.recovery : null;
+      if (this.#target) await this.#loadRoot();
+      if (this.#publish) await this.#loadRecord();
+      const resume = RESUME[s.step];
+      this.#step = resume === 'target' && this.#target ? 'keys' : resume;
+    } catch (e) {
+      this.#setError('app', toFailure(e));
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  async #loadRoot(): Promise<void> {
+    this.#root = await call<RootSummary>(getRoot);
+    try {
+      this.#history = await call<RootHistory>(getRootHistory);
+    } catch {
+      this.#history = null; // not every target has a history
+    }
+  }
+
+  async #loadRecord(): Promise<void> {
+    this.#record = await call<CeremonyRecord>(getRecord);
+  }
+
+  #resetFrom(what: 'target' | 'archive' | 'plan'): void {
+    if (what === 'target') this.#archive = null;
+    this.#plan = null;
+    this.#sign = null;
+    this.#save = null;
+    this.#publish = null;
+    this.#record = null;
+    this.#job = null;
+  }
+
+  async chooseTarget(body: TargetBody): Promise<void> {
+    await this.#run('target', async () => {
+      const r = await call<{ target: TargetInfo; root: RootSummary }>(setTarget, body);
+      this.#target = r.target;
+      this.#root = r.root;
+      this.#resetFrom('target');
+      // The server keeps an uploaded archive across targets; ask it.
+      const s = await call<SessionState>(getSession);
+      this.#archive = s.archive ?? null;
+      try {
+        this.#history = await call<RootHistory>(getRootHistory);
+      } catch {
+        this.#history = null;
+      }
+      this.#step = 'keys';
+    });
+  }
+
+  async uploadArchive(file: File): Promise<void> {
+    await this.#run('keys', async () => {
+      this.#archive = await upload<ArchiveReply>(uploadArchive, file);
+      this.#resetFrom('archive');
+      this.#root = await call<RootSummary>(getRoot);
+    });
+  }
+
+  async makePlan(body: PlanBody): Promise<void> {
+    await this.#run('plan', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startPlan, body));
+      this.#resetFrom('plan');
+      this.#plan = job.result?.plan ?? null;
+      this.#step = 'diff';
+    });
+  }
+
+  async signAndVerify(): Promise<void> {
+    await this.#run('sign', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startSign, {}));
+      this.#sign = job.result?.sign ?? null;
+      this.#save = null;
+    });
+  }
+
+  async saveKeys(body: SaveBody): Promise<void> {
+    await this.#run('save', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startSave, body));
+      this.#save = job.result?.save ?? null;
+    });
+  }
+
+  /** The saved archive as a Blob (a plain link cannot carry the Bearer header). */
+  async downloadArchive(): Promise<Blob | undefined> {
+    return this.#run('save', () => download(downloadNewArchive));
+  }
+
+  async publishRoot(): Promise<void> {
+    await this.#run('publish', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startPublish, {}));
+      this.#publish = job.result?.publish ?? null;
+      await this.#loadRecord();
+    });
+  }
+
+  async loadRecord(): Promise<void> {
+    await this.#run('record', () => this.#loadRecord());
+  }
+}
+
+export const [getWizard, setWizard] = createContext<Wizard>();
