@@ -16,7 +16,9 @@ import { loadKeyRing } from './keyring.js';
 import type { KeyRing } from './keyring.js';
 import { createSpecPractice } from './practice/spec-repo.js';
 import { diffRoots } from './tuf/diff.js';
-import { parseRoot } from './tuf/metadata.js';
+import { readJournal, recoveryOf, withStep, writeJournal } from './journal.js';
+import type { Journal } from './journal.js';
+import { parseRoot, toDocument } from './tuf/metadata.js';
 import type { KeyAlgorithm, Root } from './tuf/model.js';
 import { verifyChain, verifyRootUpdate } from './tuf/verify.js';
 import { exists, readFileLimited } from './util/fs-atomic.js';
@@ -55,6 +57,7 @@ export const HELP = `tuf-rotate: rotate the offline TUF root key, verified befor
   tuf-rotate verify   --trusted ROOT.json (--repo DIR | NEW.json...) [--json]
   tuf-rotate diff     OLD.json NEW.json [--json]
   tuf-rotate publish  --root NEW.json (--repo DIR | --factory NAME) [--json]
+  tuf-rotate status   [DIR] [--repo DIR] [--json]   # how the last rotation saved in DIR ended
   tuf-rotate practice DIR [--dialect foundries|spec] [--key-type ed25519|rsa|ecdsa] [--first-time] [--json]
   tuf-rotate practice-factory DIR [--port N]
 
@@ -81,6 +84,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdPublish(argv, io);
       case 'practice':
         return await cmdPractice(argv, io);
+      case 'status':
+        return await cmdStatus(argv, io);
       default: {
         const extra = extraCommands[command];
         if (extra) return await extra(argv, io);
@@ -180,9 +185,29 @@ async function cmdRotate(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   let saved;
+  let journal: Journal;
   try {
     saved = await saveArchive(prep, ring, outPath, { overwrite: args.flags.has('overwrite') || firstTime }, progress);
     progress('saved');
+    // Invariant 7: the journal (beside the archive, and in its folder) says the keys are saved.
+    journal = withStep(
+      {
+        format: 1,
+        step: 'planned',
+        steps: [{ step: 'planned', at: t.toISOString() }],
+        target: { kind: backend.kind, description: backend.description },
+        oldVersion: prep.current.version,
+        newVersion: signed.root.version,
+        newKeyId: prep.plan.newKeyId,
+        oldRoot: toDocument(prep.current.signedJson, prep.current.signatures.map((x) => x.json)),
+        signedRoot: signed.document,
+        ...(signed.prod ? { prodRoot: signed.prod } : {}),
+      },
+      'saved',
+      new Date(),
+      { archive: { path: saved.path, sha256: saved.sha256 } },
+    );
+    await writeJournal(path.dirname(saved.path), journal);
   } catch (e) {
     await backend.abort();
     throw e;
@@ -190,6 +215,10 @@ async function cmdRotate(argv: string[], io: CliIo): Promise<number> {
   if (!args.flags.has('json')) io.stdout(`New key archive saved: ${saved.path} (sha256 ${saved.sha256}).\n`);
   const published = await publishRotation(backend, prep.current, signed, t, progress);
   progress('published');
+  await writeJournal(
+    path.dirname(saved.path),
+    withStep(journal, 'published', new Date(), { published: { location: published.location, version: published.readBack.version } }),
+  ).catch(() => undefined); // the target says it too (see `tuf-rotate status`)
   if (args.flags.has('json')) {
     io.stdout(
       JSON.stringify({
@@ -301,5 +330,29 @@ async function cmdPractice(argv: string[], io: CliIo): Promise<number> {
   } else {
     io.stdout(`Practice repository: ${made.repo}\nKey archive: ${made.archive}\nTry: tuf-rotate rotate --keys ${made.archive} --out ${path.join(dir, 'offline-keys.new.tgz')} --repo ${made.repo}\n`);
   }
+  return 0;
+}
+
+/**
+ * `tuf-rotate status [DIR] [--repo DIR]`: what the journal in DIR (the folder of the output
+ * archive; default the current folder) says about the last rotation; with --repo, cross-checked
+ * with what the repository serves (a run killed after publishing but before journaling it).
+ */
+async function cmdStatus(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { options: ['repo'], flags: ['json'] });
+  if (args.positionals.length > 1) throw usage('status takes at most one folder.');
+  const dir = resolve(io, args.positionals[0] ?? '.');
+  const journal = await readJournal(dir);
+  let status = recoveryOf(journal);
+  const repo = one(args, 'repo');
+  if (repo !== undefined && journal?.step === 'saved' && journal.signedRoot) {
+    const current = await new LocalRepoBackend(resolve(io, repo)).currentRoot();
+    const same = JSON.stringify(current.signedJson) === JSON.stringify(journal.signedRoot.signed);
+    if (current.version === journal.newVersion && same) {
+      status = recoveryOf(withStep(journal, 'published', new Date(), { published: { location: resolve(io, repo), version: current.version } }));
+    }
+  }
+  if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: true, ...status }) + '\n');
+  else io.stdout(`${status.state}: ${status.message}\n`);
   return 0;
 }

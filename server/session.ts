@@ -263,7 +263,7 @@ export class Session {
         oldVersion: prep.current.version,
         newVersion: signed.root.version,
         newKeyId: prep.plan.newKeyId,
-        oldRoot: { signed: prep.current.signedJson, signatures: prep.current.signatures as unknown as JsonObject[] },
+        oldRoot: { signed: prep.current.signedJson, signatures: prep.current.signatures.map((x) => x.json) },
         signedRoot: signed.document,
         ...(signed.prod ? { prodRoot: signed.prod } : {}),
       };

@@ -61,6 +61,12 @@ describe('fault injection: SIGKILL at every step boundary', { skip: existsSync(M
       }
       assert.ok(!existsSync(`${out}.tmp`), 'no temp archive left behind');
 
+      // The next start tells which state the run ended in.
+      const status = await cli(['status', dir, '--repo', repo, '--json']);
+      assert.equal(status.code, 0, status.stderr);
+      const expected = current.version === 2 ? 'published' : step === 'publish' ? 'keys-saved-not-published' : 'nothing-published';
+      assert.equal((status.json() as { state: string }).state, expected);
+
       // Completing: a new run from the right archive reaches the next version.
       const out2 = path.join(dir, 'keys.after.tgz');
       const again = await cli(['rotate', '--keys', resumeFrom, '--out', out2, '--repo', repo, '--json']);
