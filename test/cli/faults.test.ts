@@ -100,3 +100,72 @@ describe('fault injection: SIGKILL at every step boundary', { skip: existsSync(M
     assert.equal((await new LocalRepoBackend(repo).currentRoot()).version, 1);
   });
 });
+
+/** Mounts a small tmpfs (needs root; skipped where mounting is not allowed). */
+function mountTmpfs(dir: string, opts: string): boolean {
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir]).status === 0;
+}
+
+const CAN_MOUNT = ((): boolean => {
+  if (process.getuid?.() !== 0) return false;
+  const probe = spawnSync('sh', ['-c', 'd=$(mktemp -d) && mount -t tmpfs -o size=8k tmpfs "$d" && umount "$d"; s=$?; rmdir "$d"; exit $s']);
+  return probe.status === 0;
+})();
+
+describe('fault injection: the file system fails', { skip: !existsSync(MAIN) ? 'run npm run build first' : CAN_MOUNT ? false : 'needs root and mount (tmpfs)' }, () => {
+  let tmp: string;
+  const mounts: string[] = [];
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-fsfaults-'));
+  });
+  after(async () => {
+    for (const m of mounts) spawnSync('umount', [m]);
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  async function practiceRepo(name: string): Promise<{ repo: string; archive: string; before: string }> {
+    const made = await cli(['practice', path.join(tmp, name), '--json']);
+    const { target: repo, archive } = made.json() as { target: string; archive: string };
+    return { repo, archive, before: await sha(archive) };
+  }
+
+  it('no space left on the output device: exit 2, no partial file, nothing published', async () => {
+    const p = await practiceRepo('full');
+    const full = path.join(tmp, 'full-mnt');
+    await fs.mkdir(full);
+    assert.ok(mountTmpfs(full, 'size=8k'));
+    mounts.push(full);
+    // Fill the device so that the archive cannot fit.
+    await fs.writeFile(path.join(full, 'filler'), Buffer.alloc(7 * 1024)).catch(() => undefined);
+    const r = await cli(['rotate', '--keys', p.archive, '--out', path.join(full, 'keys.tgz'), '--repo', p.repo]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /ENOSPC|space/i);
+    assert.deepEqual((await fs.readdir(full)).sort(), ['filler']);
+    assert.equal(await sha(p.archive), p.before);
+    assert.equal((await new LocalRepoBackend(p.repo).currentRoot()).version, 1);
+  });
+
+  it('a read-only output directory: exit 2, nothing published', async () => {
+    const p = await practiceRepo('ro');
+    const ro = path.join(tmp, 'ro-mnt');
+    await fs.mkdir(ro);
+    assert.ok(mountTmpfs(ro, 'size=64k,ro'));
+    mounts.push(ro);
+    const r = await cli(['rotate', '--keys', p.archive, '--out', path.join(ro, 'keys.tgz'), '--repo', p.repo]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(await sha(p.archive), p.before);
+    assert.equal((await new LocalRepoBackend(p.repo).currentRoot()).version, 1);
+  });
+
+  it('the output on another device than the input and the repository: works (the temp file is beside the output)', async () => {
+    const p = await practiceRepo('other-dev');
+    const dev = path.join(tmp, 'dev-mnt');
+    await fs.mkdir(dev);
+    assert.ok(mountTmpfs(dev, 'size=1m'));
+    mounts.push(dev);
+    const r = await cli(['rotate', '--keys', p.archive, '--out', path.join(dev, 'keys.tgz'), '--repo', p.repo, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await new LocalRepoBackend(p.repo).currentRoot()).version, 2);
+    assert.equal((await fs.stat(path.join(dev, 'keys.tgz'))).mode & 0o777, 0o600);
+  });
+});
