@@ -3,6 +3,10 @@
  * --practice DIR`), driven with playwright-core through Debian's chromium. A refused archive, then a
  * rotation of the practice factory, then one of a local TUF repository. At every step: a screenshot,
  * no private key material in the page, no CSP violation, and no serious or critical axe-core finding.
+ * Afterwards, everything else observable during the run is scanned for private key material too: every
+ * HTTP response body the page received, the server's stdout and stderr, every file left in the test's
+ * directory except the key archives, and the server's own temp folder; saved archives are 0600 and no
+ * temporary file is left behind.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -12,8 +16,9 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Response } from 'playwright-core';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -41,6 +46,34 @@ function privateValues(archive: string): string[] {
   return out;
 }
 
+/** Every file under `dir` (recursively, symlinks not followed), minus the folders in `exclude`. */
+async function walk(dir: string, exclude: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!exclude.has(full)) out.push(...(await walk(full, exclude)));
+    } else out.push(full);
+  }
+  return out;
+}
+
+/** Where any of `secrets` (or a PEM private key header) occurs in `text`, as short labels. */
+function leaks(text: string, secrets: readonly string[]): string[] {
+  const found: string[] = [];
+  if (text.includes('PRIVATE KEY')) found.push("'PRIVATE KEY'");
+  secrets.forEach((s, i) => {
+    if (text.includes(s)) found.push(`secret #${i} (${s.slice(0, 6)}…)`);
+  });
+  return found;
+}
+
+/** Leftover temporary files: fioctl-style `<path>.tmp` and the atomic writer's `.<name>.<12 hex>.tmp`. */
+const TEMP_FILE = [/\.tmp$/, /\.[^/]+\.[0-9a-f]{12}\.tmp$/];
+
+/** The archive upload and download endpoints, whose bodies are read in a route (see before()). */
+const ARCHIVE_API = /^http:\/\/127\.0\.0\.1:\d+\/api\/archive(\/new)?$/;
+
 interface AxeResult {
   passes: unknown[];
   violations: { id: string; impact: string | null; help: string; nodes: { target: unknown }[] }[];
@@ -54,7 +87,16 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
   let browser: Browser;
   let page: Page;
   let serverErr = '';
+  let serverOut = '';
+  let serverTmp: string;
   const secrets: string[] = [];
+  /** Every response body the page received (text), and the gzip downloads seen (asserted separately). */
+  const bodies: { url: string; text: string }[] = [];
+  const gzipBodies: { url: string; head: Buffer }[] = [];
+  const bodyErrors: string[] = [];
+  const pendingBodies: Promise<void>[] = [];
+  /** The archives the tool saved, as the UI showed their paths. */
+  const savedArchives: string[] = [];
   const cspViolations: string[] = [];
   let shot = 0;
 
@@ -63,8 +105,16 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     await fs.mkdir(SHOTS, { recursive: true });
     // A standard TUF repository to rotate after the practice factory.
     execFileSync(process.execPath, [MAIN, 'practice', path.join(tmp, 'spec'), '--json'], { cwd: tmp });
-    server = spawn(process.execPath, [MAIN, 'serve', '--practice', path.join(tmp, 'practice'), '--port', '0'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The server gets a temp folder of its own (other tests run at the same time and use os.tmpdir()).
+    serverTmp = path.join(tmp, 'server-tmpdir');
+    await fs.mkdir(serverTmp);
+    server = spawn(process.execPath, [MAIN, 'serve', '--practice', path.join(tmp, 'practice'), '--port', '0'], {
+      cwd: tmp,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: serverTmp },
+    });
     server.stderr?.on('data', (d: Buffer) => (serverErr += d.toString()));
+    server.stdout?.on('data', (d: Buffer) => (serverOut += d.toString()));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
       server.stdout?.on('data', (d: Buffer) => {
@@ -89,6 +139,20 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     page.on('console', (msg) => {
       if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
     });
+    page.on('response', (response: Response) =>
+      pendingBodies.push(collectBody(response).catch((e: unknown) => void bodyErrors.push(`${response.url()}: ${String(e)}`))),
+    );
+    // Chromium drops the body of the archive upload's JSON answer from its inspector cache ("Request
+    // content was evicted"), and reports the archive download's body as empty, so response.body()
+    // cannot read either. Pass that request through playwright
+    // instead and keep the body it fetched; collectBody() then skips those responses.
+    await page.route(ARCHIVE_API, async (route) => {
+      const response = await route.fetch();
+      const body = await response.body();
+      if (/gzip/i.test(response.headers()['content-type'] ?? '')) gzipBodies.push({ url: route.request().url(), head: body.subarray(0, 2) });
+      else bodies.push({ url: `${route.request().method()} ${route.request().url()}`, text: body.toString('latin1') });
+      await route.fulfill({ response, body });
+    });
     // axe-core from a same-origin URL, so the page's CSP (script-src 'self') stays on and is tested too.
     const axeSource = await fs.readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
     await page.route(`${origin}/__axe.js`, (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: axeSource }));
@@ -103,6 +167,25 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     }
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
+
+  /** Keeps the body of one response the page received (redirects have none). */
+  async function collectBody(response: Response): Promise<void> {
+    const status = response.status();
+    if (status >= 300 && status < 400) return;
+    if (ARCHIVE_API.test(response.url())) return; // read in the route (see before())
+    let body: Buffer;
+    try {
+      body = await response.body();
+    } catch (e) {
+      // Only a page that navigated away or closed loses a body; record it so the count is visible.
+      bodyErrors.push(`${response.request().method()} ${response.url()} ${status} ${(e as Error).message.split('\n')[0]}`);
+      return;
+    }
+    const type = response.headers()['content-type'] ?? '';
+    // The download of the saved archive is the one place keys may travel: only inside gzip bytes.
+    if (/^application\/(x-)?gzip\b/i.test(type)) gzipBodies.push({ url: response.url(), head: body.subarray(0, 2) });
+    else bodies.push({ url: response.url(), text: body.toString('latin1') });
+  }
 
   /** Screenshot, no secrets in the DOM, no serious or critical accessibility finding. */
   async function check(name: string): Promise<void> {
@@ -174,6 +257,7 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     await page.getByRole('button', { name: 'Save the key archive' }).click();
     await page.locator('.saved').waitFor();
     const saved = (await page.locator('.saved code.path').innerText()).trim();
+    savedArchives.push(saved);
     secrets.push(...privateValues(saved)); // the new private key must not be on the page either
     assert.match(await page.locator('.saved .sha').innerText(), /^[0-9a-f]{64}$/);
     await page.getByRole('button', { name: 'Prepare a download copy' }).click();
@@ -246,5 +330,67 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     assert.ok(existsSync(path.join(tmp, 'spec/repo/metadata/2.root.json')), 'the repository has 2.root.json');
 
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
+  });
+
+  it('leaves no private key material anywhere observable, and no temporary file', async (t: TestContext) => {
+    assert.ok(savedArchives.length >= 2, 'the journey saved two archives');
+    assert.ok(secrets.length > 0);
+    // Stop the browser and the server first, so that every body, log line and file is final.
+    for (let n = 0; n !== pendingBodies.length; ) {
+      n = pendingBodies.length;
+      await Promise.all(pendingBodies);
+    }
+    await browser.close();
+    if (server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+
+    // 1. Every HTTP response body the page received.
+    assert.deepEqual(bodyErrors, [], 'every response body could be read');
+    assert.ok(bodies.length > 10, `response bodies were collected (${bodies.length})`);
+    for (const b of bodies) assert.deepEqual(leaks(b.text, secrets), [], `response ${b.url} carries private key material`);
+    for (const g of gzipBodies) assert.equal(g.head.toString('hex'), '1f8b', `${g.url} is served as application/gzip, so it must be gzip`);
+    t.diagnostic(`${bodies.length} response bodies scanned, ${gzipBodies.length} gzip download(s) checked`);
+
+    // 2. The server's stdout and stderr: no key material; the token only in the one printed URL line.
+    const token = new URL(url).hash.replace(/^#token=/, '');
+    assert.ok(token.length >= 16, 'the printed URL carries the token');
+    assert.deepEqual(leaks(serverOut, secrets), [], 'server stdout carries private key material');
+    assert.deepEqual(leaks(serverErr, secrets), [], 'server stderr carries private key material');
+    const tokenLines = serverOut.split('\n').filter((l) => l.includes(token));
+    assert.deepEqual(tokenLines, [`tuf-rotate: serving on ${url}`], 'the token is on stdout only in the URL line');
+    assert.equal(serverOut.split(token).length - 1, 1, 'the token is printed exactly once');
+    assert.ok(!serverErr.includes(token), 'the token is not on stderr');
+
+    // 3. Every file left in the test's directory.
+    // <tmp>/practice/factory/server-keys/ is the simulated Foundries server's own state: it holds the
+    // practice server's online private keys (and its first root key) by design, as the real server
+    // would. Likewise <tmp>/spec/online-keys/ holds the practice TUF repository's online keys
+    // (snapshot, targets, timestamp PEMs), written by `tuf-rotate practice` in before(), before the
+    // server started: the repository operator's state. Neither is something the run wrote for the user,
+    // so these two folders alone are left out of the scan.
+    const serverKeys = path.join(tmp, 'practice/factory/server-keys');
+    const onlineKeys = path.join(tmp, 'spec/online-keys');
+    for (const d of [serverKeys, onlineKeys]) assert.ok(existsSync(d), `${d} exists (else the exclusion below is stale)`);
+    const files = await walk(tmp, new Set([serverKeys, onlineKeys]));
+    const leftovers = files.filter((f) => TEMP_FILE.some((re) => re.test(f)));
+    assert.deepEqual(leftovers, [], 'no temporary file is left behind');
+    const leaked: string[] = [];
+    for (const f of files) {
+      if (f.endsWith('.tgz')) continue; // key archives: the one place keys belong
+      const found = leaks(await fs.readFile(f, 'latin1'), secrets);
+      if (found.length > 0) leaked.push(`${path.relative(tmp, f)}: ${found.join(', ')}`);
+    }
+    assert.deepEqual(leaked, [], 'files outside the key archives carry private key material');
+    t.diagnostic(`${files.length} files scanned under ${tmp}`);
+    for (const a of savedArchives) {
+      assert.ok(a.startsWith(tmp + path.sep), `${a} was saved inside the test's directory`);
+      assert.equal((await fs.stat(a)).mode & 0o777, 0o600, `${a} is 0600`);
+    }
+
+    // 4. The server's own temp folder (its TMPDIR): it must be left empty.
+    assert.deepEqual(await fs.readdir(serverTmp), [], 'the server left nothing in its temp folder');
   });
 });
