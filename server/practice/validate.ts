@@ -12,14 +12,14 @@ import { canonicalBytes, isPrintableAscii } from '../tuf/canonical-json.js';
 import { isJsonObject } from '../tuf/json.js';
 import type { Json, JsonObject } from '../tuf/json.js';
 import { publicKeyOf } from '../tuf/keys.js';
-import { foundriesSignedFields, parseRoot } from '../tuf/metadata.js';
+import { foundriesSignedFields, parseRoot, REQUIRED_ROLES } from '../tuf/metadata.js';
 import type { PublicKeyInfo, Root, RootKey, RootRole, RuleId } from '../tuf/model.js';
 import { decodeSignature, verifySignatureFoundriesServer } from '../tuf/sign.js';
 import { verifyRootUpdate } from '../tuf/verify.js';
 
 /** `expires` exactly as ota-tuf writes and the server requires it. */
 const EXPIRES_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
-const ROLE_NAMES = ['root', 'targets', 'snapshot', 'timestamp'];
+const ROLE_NAMES: readonly string[] = REQUIRED_ROLES;
 const METHODS: Record<string, string> = { ED25519: 'ed25519', RSA: 'rsassa-pss-sha256' };
 const RSA_BITS = new Set([2048, 3072, 4096]);
 /** Device rules (verify.ts) that the server's own checks here also enforce. */

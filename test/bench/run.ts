@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { buildChain, serveFolder, verifyOurs, verifyTufJs, type Chain } from './chain.js';
-import { api, oldOpensslKey, practice, ROOT_DIR, rssMb, serve, timeOpenssl, timeOurRotate } from './procs.js';
+import { api, oldOpensslKey, practice, ROOT_DIR, rssMb, serve, timeOpenssl, timeOurRotate, type Served } from './procs.js';
 import { compareRow, formatTable, goalRow, median, percentile, round, timeMs, type Row } from './stats.js';
 
 const argv = process.argv.slice(2);
@@ -25,6 +25,14 @@ const log = (s: string): void => {
 };
 
 const rows: Row[] = [];
+
+/** A practice standard repository in `dir`, served by `tuf-rotate serve --repo` with its work folder. */
+async function servedPractice(dir: string): Promise<{ made: Awaited<ReturnType<typeof createSpecPractice>>; s: Served }> {
+  const made = await createSpecPractice(dir);
+  const work = path.join(dir, 'work');
+  await fs.mkdir(work);
+  return { made, s: await serve(made.repo, work) };
+}
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-bench-'));
 
 // ---------------------------------------------------------------------------------------------
@@ -172,10 +180,7 @@ async function serverRows(): Promise<void> {
     const mb: number[] = [];
     for (let i = 0; i < 3; i++) {
       const dir = path.join(tmp, `rss${i}`);
-      const made = await createSpecPractice(dir);
-      const work = path.join(dir, 'work');
-      await fs.mkdir(work);
-      const s = await serve(made.repo, work);
+      const { made, s } = await servedPractice(dir);
       try {
         const a = api(s);
         await a.json('POST', '/api/target', { kind: 'repo', dir: made.repo });
@@ -201,10 +206,7 @@ async function serverRows(): Promise<void> {
   if (want('api-plan-p99-ms') || want('api-diff-p99-ms')) {
     log('api-plan-p99-ms, api-diff-p99-ms');
     const dir = path.join(tmp, 'api');
-    const made = await createSpecPractice(dir);
-    const work = path.join(dir, 'work');
-    await fs.mkdir(work);
-    const s = await serve(made.repo, work);
+    const { made, s } = await servedPractice(dir);
     try {
       const a = api(s);
       await a.json('POST', '/api/target', { kind: 'repo', dir: made.repo });
@@ -266,10 +268,7 @@ async function firstRender(): Promise<Row> {
   }
   const { chromium } = await import('playwright-core');
   const dir = path.join(tmp, 'render');
-  const made = await createSpecPractice(dir);
-  const work = path.join(dir, 'work');
-  await fs.mkdir(work);
-  const s = await serve(made.repo, work);
+  const { s } = await servedPractice(dir);
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
