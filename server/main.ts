@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** Process entry: the only place that reads argv and env, and sets the exit status. */
-import { runCli } from './cli.js';
+import { runCli } from './cli/run.js';
 
 const code = await runCli(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),

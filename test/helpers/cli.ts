@@ -1,4 +1,4 @@
-import { runCli } from '../../server/cli.js';
+import { runCli } from '../../server/cli/run.js';
 
 export interface CliRun {
   code: number;

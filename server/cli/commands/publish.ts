@@ -1,0 +1,32 @@
+/** `tuf-rotate publish`: publishes a separately signed root to a target, after verifying it. */
+import { failedRules, publishRotation } from '../../ceremony.js';
+import { AppError } from '../../errors.js';
+import { toDocument } from '../../tuf/metadata.js';
+import { verifyRootUpdate } from '../../tuf/verify.js';
+import { one, parseArgs, required } from '../args.js';
+import { formatReport } from '../format.js';
+import type { CliIo } from '../io.js';
+import { noPositionals, now, readRootFile } from '../io.js';
+import { backendFor } from '../targets.js';
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file'], flags: ['json'] });
+  noPositionals(args);
+  const next = await readRootFile(io, required(args, 'root'));
+  if (one(args, 'factory') !== undefined) {
+    throw new AppError('TARGET_NOT_CONFIGURED', 'Publishing a separately signed root to a Factory is not supported yet: a Factory rotation also needs the signed production root.', 'Run tuf-rotate rotate --factory NAME on the machine that holds the keys.');
+  }
+  const backend = await backendFor(args, io, 'publish');
+  const current = await backend.currentRoot();
+  const t = now(io);
+  const report = verifyRootUpdate(current, next, { now: t });
+  if (!report.ok) {
+    if (!args.flags.has('json')) io.stdout(formatReport(report) + '\n');
+    throw new AppError('VERIFY_FAILED', `${required(args, 'root')} does not pass the client rules against the target's version ${current.version}: ${failedRules(report)}.`, 'Nothing was published. Sign the root against the target\'s current version.');
+  }
+  const doc = toDocument(next.signedJson, next.signatures.map((s) => s.json));
+  const result = await publishRotation(backend, current, { document: doc, prod: undefined }, t);
+  if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: true, location: result.location, version: result.readBack.version }) + '\n');
+  else io.stdout(`Root version ${result.readBack.version} published to ${result.location}.\n`);
+  return 0;
+}

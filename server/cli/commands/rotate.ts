@@ -1,0 +1,124 @@
+/** `tuf-rotate rotate`: a new root key, signed, verified, saved and published in one run. */
+import path from 'node:path';
+import { failedRules, prepareRotation, publishRotation, saveArchive, signAndVerify } from '../../ceremony.js';
+import { AppError } from '../../errors.js';
+import { withStep, writeJournal } from '../../journal.js';
+import type { Journal } from '../../journal.js';
+import { loadKeyRing } from '../../keyring.js';
+import type { KeyRing } from '../../keyring.js';
+import { diffRoots } from '../../tuf/diff.js';
+import { toDocument } from '../../tuf/metadata.js';
+import type { KeyAlgorithm } from '../../tuf/model.js';
+import { exists } from '../../util/fs-atomic.js';
+import { choice, intOption, one, parseArgs, usage } from '../args.js';
+import { formatDiff, formatReport } from '../format.js';
+import type { CliIo } from '../io.js';
+import { noPositionals, now, resolvePath } from '../io.js';
+import { backendFor } from '../targets.js';
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, {
+    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires'],
+    flags: ['dry-run', 'json', 'overwrite', 'first-time'],
+  });
+  noPositionals(args);
+  const dryRun = args.flags.has('dry-run');
+  const keyType = choice<KeyAlgorithm>(args, 'key-type', ['ed25519', 'rsa', 'ecdsa'], 'ed25519');
+  const expiresDays = intOption(args, 'expires', 1, 3650);
+  const changelog = one(args, 'changelog');
+  const keysIn = (args.options.get('keys') ?? []).map((k) => resolvePath(io, k));
+  const firstTime = args.flags.has('first-time');
+  if (firstTime && one(args, 'factory') === undefined) throw usage('--first-time applies to --factory only.');
+  if (keysIn.length === 0 && !firstTime) throw usage('--keys is required: the key archive (.tgz) or PEM private key files.');
+  if (keysIn.length > 0 && firstTime) throw usage('--first-time takes no --keys: the first root key comes from the Factory.');
+  const out = one(args, 'out');
+  if ((!dryRun || firstTime) && out === undefined) throw usage('--out is required: where to write the new key archive.');
+  const outPath = resolvePath(io, out ?? '');
+  if (firstTime && (await exists(outPath))) {
+    throw new AppError('FILE_EXISTS', `${outPath} already exists.`, "Choose a new path: a first-time rotation never writes over a file that may hold another Factory's keys.");
+  }
+  const backend = await backendFor(args, io, 'rotate');
+  const ring: KeyRing = firstTime ? { source: 'the Factory (first-time)', archive: undefined, keys: [] } : await loadKeyRing(keysIn);
+  const t = now(io);
+  const progress = (step: string): void => io.onStep?.(step);
+  const prep = await prepareRotation(backend, ring, {
+    keyType,
+    now: t,
+    ...(changelog !== undefined ? { changelog } : {}),
+    ...(expiresDays !== undefined ? { expiresDays } : {}),
+    ...(firstTime ? { firstTimeOut: outPath } : {}),
+  }, progress);
+  const signed = await signAndVerify(prep, progress);
+  const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()] });
+  if (!signed.report.ok) {
+    await backend.abort();
+    if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: false, verify: signed.report }) + '\n');
+    else io.stdout(formatReport(signed.report) + '\n');
+    throw new AppError('VERIFY_FAILED', `The new root does not pass the client rules: ${failedRules(signed.report)}.`, 'Nothing was written or published; fix the cause above and run again.');
+  }
+  const summary = {
+    dialect: prep.plan.dialect,
+    oldVersion: prep.current.version,
+    version: signed.root.version,
+    rootKeyIds: signed.root.roles['root']?.keyids ?? [],
+    newKeyId: prep.plan.newKeyId,
+    removedKeyIds: prep.plan.removedKeyIds,
+    expires: signed.root.expires,
+  };
+  if (dryRun) {
+    await backend.abort();
+    if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: true, dryRun: true, ...summary, verify: signed.report, diff: { ...diff, lines: undefined } }) + '\n');
+    else io.stdout(`${formatDiff(diff)}\n${formatReport(signed.report)}\nDry run: nothing was written or published.\n`);
+    return 0;
+  }
+  let saved;
+  let journal: Journal;
+  try {
+    saved = await saveArchive(prep, ring, outPath, { overwrite: args.flags.has('overwrite') || firstTime }, progress);
+    progress('saved');
+    // Invariant 7: the journal (beside the archive, and in its folder) says the keys are saved.
+    journal = withStep(
+      {
+        format: 1,
+        step: 'planned',
+        steps: [{ step: 'planned', at: t.toISOString() }],
+        target: { kind: backend.kind, description: backend.description },
+        oldVersion: prep.current.version,
+        newVersion: signed.root.version,
+        newKeyId: prep.plan.newKeyId,
+        oldRoot: toDocument(prep.current.signedJson, prep.current.signatures.map((x) => x.json)),
+        signedRoot: signed.document,
+        ...(signed.prod ? { prodRoot: signed.prod } : {}),
+      },
+      'saved',
+      new Date(),
+      { archive: { path: saved.path, sha256: saved.sha256 } },
+    );
+    await writeJournal(path.dirname(saved.path), journal);
+  } catch (e) {
+    await backend.abort();
+    throw e;
+  }
+  if (!args.flags.has('json')) io.stdout(`New key archive saved: ${saved.path} (sha256 ${saved.sha256}).\n`);
+  const published = await publishRotation(backend, prep.current, signed, t, progress);
+  progress('published');
+  await writeJournal(
+    path.dirname(saved.path),
+    withStep(journal, 'published', new Date(), { published: { location: published.location, version: published.readBack.version } }),
+  ).catch(() => undefined); // the target says it too (see `tuf-rotate status`)
+  if (args.flags.has('json')) {
+    io.stdout(
+      JSON.stringify({
+        ok: true,
+        ...summary,
+        root: { path: published.location, version: published.readBack.version, rootKeyIds: summary.rootKeyIds },
+        archive: { path: saved.path, sha256: saved.sha256 },
+        verify: signed.report,
+      }) + '\n',
+    );
+  } else {
+    io.stdout(`${formatDiff(diff)}\n${formatReport(signed.report)}\n`);
+    io.stdout(`Root version ${published.readBack.version} published to ${published.location}.\n`);
+  }
+  return 0;
+}

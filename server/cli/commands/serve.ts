@@ -1,0 +1,78 @@
+/** `tuf-rotate serve`: the localhost server and the page. */
+import path from 'node:path';
+import type { Backend } from '../../backends/backend.js';
+import { LocalRepoBackend } from '../../backends/local-repo.js';
+import { AppError } from '../../errors.js';
+import { embeddedPracticeFactory, startServer } from '../../serve.js';
+import type { RunningServer } from '../../serve.js';
+import { intOption, one, parseArgs, usage } from '../args.js';
+import type { CliIo } from '../io.js';
+import { factoryBackend } from '../targets.js';
+
+/**
+ * Starts the server and prints exactly one line on stdout:
+ * `tuf-rotate: serving on http://127.0.0.1:PORT/#token=TOKEN`. Returns -1 (keep running) and stops
+ * on SIGINT or SIGTERM. `--open` is accepted and ignored: open the printed URL yourself.
+ */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, { options: ['port', 'repo', 'practice', 'factory', 'api-url', 'token-file'], flags: ['offline', 'open'] });
+  if (args.positionals.length > 0) throw usage(`Unexpected argument "${args.positionals[0] ?? ''}".`);
+  const port = intOption(args, 'port', 0, 65535) ?? 0;
+  const repo = one(args, 'repo');
+  const practice = one(args, 'practice');
+  const factory = one(args, 'factory');
+  const offline = args.flags.has('offline');
+  if ([repo, practice, factory].filter((x) => x !== undefined).length + (offline ? 1 : 0) > 1) {
+    throw usage('Name at most one target: --practice DIR, --repo DIR, --factory NAME or --offline.');
+  }
+  // The practice folder (default ./practice): its factory lives in DIR/factory, the default target.
+  const practiceDir = path.resolve(io.cwd, practice ?? 'practice');
+  const factoryDir = path.join(practiceDir, 'factory');
+  const embedded = embeddedPracticeFactory(factoryDir, (archive) =>
+    io.stderr(`tuf-rotate: practice factory created in ${factoryDir}; upload its key archive ${archive}\n`),
+  );
+  const practiceTarget = embedded.target;
+  let target: Backend | undefined;
+  let workDir = io.cwd;
+  try {
+    if (repo !== undefined) target = new LocalRepoBackend(path.resolve(io.cwd, repo));
+    else if (factory !== undefined) target = await factoryBackend(args, io);
+    else if (!offline) {
+      target = await practiceTarget();
+      workDir = practiceDir;
+      io.stderr(`tuf-rotate: target is the practice factory in ${factoryDir}; its key archive is ${path.join(factoryDir, 'offline-keys.tgz')}\n`);
+    }
+  } catch (e) {
+    await embedded.close();
+    throw e;
+  }
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      port,
+      target,
+      workDir,
+      practiceTarget,
+      practiceFactoryTarget: practiceTarget,
+      env: io.env,
+      onClose: embedded.close,
+      logger: { level: 'warn', stream: { write: (line: string) => io.stderr(line) } },
+      ...(io.now ? { now: io.now } : {}),
+    });
+  } catch (e) {
+    await embedded.close();
+    if ((e as { code?: unknown }).code === 'EADDRINUSE') {
+      throw new AppError('BAD_USAGE', `Port ${port} on 127.0.0.1 is already in use.`, 'Choose another --port, or leave it out for a free one.', { cause: e });
+    }
+    throw e;
+  }
+  io.stdout(`tuf-rotate: serving on ${server.url}\n`);
+  const stop = (): void => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    void server.close();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return -1;
+}

@@ -1,0 +1,135 @@
+/**
+ * The headless face of the core: dispatch, help and exit codes. Each command lives in its own file
+ * under commands/ and is loaded only when it runs, so `--help` and a short command load little.
+ * Exit status: 0 done; 1 a check failed or a refusal; 2 bad usage or bad input; 3 waiting for
+ * signatures; -1 keep running (serve).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { usage } from './args.js';
+import type { CliIo, CommandRun } from './io.js';
+import { reportError } from './io.js';
+
+export type { CliIo } from './io.js';
+
+interface CommandEntry {
+  /** One line for the command list. */
+  summary: string;
+  /** The command's usage lines (what `CMD --help` prints after the summary). */
+  usage: string;
+  load: () => Promise<{ run: CommandRun }>;
+}
+
+const TARGET = '(--repo DIR | --root ROOT.json --out-root NEW.json | --factory NAME [--api-url URL] [--token-file F])';
+
+/** Every command, in the order help lists them. */
+export const COMMANDS: Record<string, CommandEntry> = {
+  serve: {
+    summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
+    usage: 'tuf-rotate serve [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]',
+    load: () => import('./commands/serve.js'),
+  },
+  rotate: {
+    summary: 'rotate the root key: generate, sign, verify, save the new archive, publish',
+    usage:
+      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
+      `                  ${TARGET} [--first-time]\n` +
+      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]',
+    load: () => import('./commands/rotate.js'),
+  },
+  verify: {
+    summary: 'verify a chain of roots from a trusted one, as a client would',
+    usage: 'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--json]',
+    load: () => import('./commands/verify.js'),
+  },
+  diff: {
+    summary: 'show what changed between two roots',
+    usage: 'tuf-rotate diff OLD.json NEW.json [--json]',
+    load: () => import('./commands/diff.js'),
+  },
+  publish: {
+    summary: 'publish a separately signed root to a local repository',
+    usage: 'tuf-rotate publish --root NEW.json --repo DIR [--json]',
+    load: () => import('./commands/publish.js'),
+  },
+  status: {
+    summary: 'how the last rotation saved in a folder ended, and which key archive is valid',
+    usage: 'tuf-rotate status [DIR] [--repo DIR] [--json]',
+    load: () => import('./commands/status.js'),
+  },
+  practice: {
+    summary: 'make a practice repository or practice factory folder with its key archive',
+    usage: 'tuf-rotate practice DIR [--dialect foundries|spec] [--key-type ed25519|rsa|ecdsa] [--first-time] [--name NAME] [--json]',
+    load: () => import('./commands/practice.js'),
+  },
+  'practice-factory': {
+    summary: "serve a practice factory's API alone, on loopback",
+    usage: 'tuf-rotate practice-factory DIR [--port N] [--name NAME] [--json]',
+    load: () => import('./commands/practice-factory.js'),
+  },
+};
+
+const EXIT_STATUS = 'Exit status: 0 done; 1 a check failed or a refusal; 2 bad usage or bad input; 3 waiting for signatures.';
+
+export function helpText(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return (
+    'tuf-rotate: rotate offline TUF keys, verified before anything is published.\n\n' +
+    'Commands:\n' +
+    lines.join('\n') +
+    '\n\nRun "tuf-rotate help COMMAND" or "tuf-rotate COMMAND --help" for its options; "tuf-rotate --version" for the version.\n' +
+    EXIT_STATUS
+  );
+}
+
+export function commandHelp(name: string): string {
+  const c = COMMANDS[name];
+  if (!c) throw usage(`Unknown command "${name}".`);
+  return `tuf-rotate ${name}: ${c.summary}.\n\n${c.usage}\n\n${EXIT_STATUS}`;
+}
+
+/** The version in package.json, found upward from this file (server/cli or dist/server/cli). */
+export function version(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tuf-rotate' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; look one folder up
+    }
+    dir = path.dirname(dir);
+  }
+  return 'unknown';
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    const [command, ...rest] = argv;
+    if (command === undefined) {
+      io.stdout(helpText() + '\n');
+      return 2;
+    }
+    if (command === 'help' || command === '--help' || command === '-h') {
+      const topic = command === 'help' ? rest[0] : undefined;
+      io.stdout((topic !== undefined ? commandHelp(topic) : helpText()) + '\n');
+      return 0;
+    }
+    if (command === '--version' || command === '-V') {
+      io.stdout(`tuf-rotate ${version()}\n`);
+      return 0;
+    }
+    const entry = COMMANDS[command];
+    if (!entry) throw usage(`Unknown command "${command}".`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout(commandHelp(command) + '\n');
+      return 0;
+    }
+    return await (await entry.load()).run(argv, io);
+  } catch (e) {
+    return reportError(e, io, json);
+  }
+}
