@@ -20,6 +20,8 @@ export interface CliIo {
   now?: () => Date;
   /** Called at each step boundary of a rotation (progress; the fault-injection tests kill here). */
   onStep?: (step: string) => void;
+  /** Asks for a secret (a token PIN) without echo; present only when stdin is a terminal. */
+  promptSecret?: (question: string) => Promise<string>;
 }
 
 /** One command: `run` gets the whole argv (command name first) and returns the exit status (-1: keep running). */
@@ -31,6 +33,7 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CHAIN_BROKEN',
   'ROTATION_REFUSED',
   'ROTATION_LOCKOUT',
+  'BACKUP_ACK_REQUIRED',
   'ROOT_EXPIRED',
   'PUBLISH_FAILED',
   'TARGET_REFUSED',

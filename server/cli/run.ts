@@ -33,9 +33,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
   rotate: {
     summary: 'rotate the root key: generate, sign, verify, save the new archive, publish',
     usage:
-      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
+      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR|pkcs11:URI --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
-      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]',
+      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
+      '                  [--new-key pkcs11:token=LABEL;object=KEY-LABEL [--new-key-type ed25519|rsa|ecdsa] [--ack-no-backup REASON]]\n' +
+      '                  [--pkcs11-module LIB.so] [--pin-file FILE]',
     load: () => import('./commands/rotate.js'),
   },
   verify: {

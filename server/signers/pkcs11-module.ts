@@ -42,6 +42,7 @@ export interface Pkcs11Api {
   C_GetMechanismList(slot: Handle): number[];
   C_OpenSession(slot: Handle, flags: number): Handle;
   C_CloseSession(session: Handle): void;
+  C_GetSessionInfo(session: Handle): { state: number; flags: number };
   C_Login(session: Handle, userType: number, pin?: string): void;
   C_FindObjectsInit(session: Handle, template: Attr[]): void;
   C_FindObjects(session: Handle, maxObjectCount: number): Handle[];

@@ -96,7 +96,14 @@ async function openSession(mod: LoadedModule, uri: Pkcs11Uri, shown: string, pin
     throw p11Error(e, `opening a session on token "${token.label}"`);
   }
   const LOGIN_REQUIRED = 0x4;
-  if (token.info.flags & LOGIN_REQUIRED) {
+  let loggedIn = false;
+  try {
+    const state = mod.p11.C_GetSessionInfo(session).state;
+    loggedIn = state === 1 || state === 3; // CKS_RO_USER_FUNCTIONS, CKS_RW_USER_FUNCTIONS: another session of ours logged in
+  } catch {
+    // ask for the PIN
+  }
+  if (token.info.flags & LOGIN_REQUIRED && !loggedIn) {
     let pinText: string;
     try {
       pinText = await pin(token.label);
