@@ -7,11 +7,11 @@
  * Every signature is verified with node:crypto against the token's public key before it is
  * returned: a wrong token, a faulty module or a key that is not the one named fails here.
  */
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { constants, createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { publicKeyFromSpki } from '../tuf/keys.js';
 import type { KeyAlgorithm, PublicKeyInfo, Signer } from '../tuf/model.js';
-import { verifySignature } from '../tuf/sign.js';
 import type { PinProvider } from './pin.js';
 import { CK, ckrName, findObjects, findToken, keyTemplate, openModule, p11Error, resolveModulePath } from './pkcs11-module.js';
 import type { Attr, FoundToken, Handle, LoadedModule, Mech } from './pkcs11-module.js';
@@ -249,7 +249,10 @@ export class Pkcs11Signer implements Signer {
   readonly #mech: { mech: Mech; prehash: boolean; sigLen: number };
   /** Kept only for a key that wants the PIN before every signature (CKA_ALWAYS_AUTHENTICATE). */
   readonly #contextPin: string | undefined;
+  /** The public key decoded once, for the check of every signature. */
+  readonly #verifyKey: KeyObject;
   #queue: Promise<unknown> = Promise.resolve();
+  #pending = 0;
   #closed = false;
 
   private constructor(init: {
@@ -271,6 +274,23 @@ export class Pkcs11Signer implements Signer {
     this.token = tokenFacts(init.mod, init.token);
     this.#mech = signingMechanism(init.mod, init.token.slot, init.publicKey.algorithm, init.publicKey.bits);
     this.#contextPin = init.contextPin;
+    this.#verifyKey = createPublicKey({ key: Buffer.from(init.publicKey.spki), format: 'der', type: 'spki' });
+  }
+
+  /** As the clients verify: Ed25519; RSA-PSS SHA-256 MGF1-SHA-256 with exactly salt 32 (what we asked for); ECDSA SHA-256 DER. */
+  #verifies(data: Uint8Array, sig: Uint8Array): boolean {
+    try {
+      switch (this.publicKey.algorithm) {
+        case 'ed25519':
+          return cryptoVerify(null, data, this.#verifyKey, sig);
+        case 'rsa':
+          return cryptoVerify('sha256', data, { key: this.#verifyKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig);
+        case 'ecdsa':
+          return cryptoVerify('sha256', data, { key: this.#verifyKey, dsaEncoding: 'der' }, sig);
+      }
+    } catch {
+      return false;
+    }
   }
 
   /** Opens the one private key a URI names (0 or 2+ matches is an error naming the URI). */
@@ -402,8 +422,18 @@ export class Pkcs11Signer implements Signer {
 
   /** Ed25519 pure; RSA-PSS SHA-256, MGF1-SHA-256, salt 32; ECDSA P-256 SHA-256, DER. Verified before it is returned. */
   sign(data: Uint8Array): Promise<Uint8Array> {
-    const run = this.#queue.then(() => this.#signNow(data));
-    this.#queue = run.catch(() => undefined);
+    // One operation at a time on the session (C_SignInit … C_Sign must not interleave).
+    const run = this.#pending === 0 ? this.#signNow(data) : this.#queue.then(() => this.#signNow(data));
+    this.#pending++;
+    const settled = run.then(
+      () => {
+        this.#pending--;
+      },
+      () => {
+        this.#pending--;
+      },
+    );
+    this.#queue = settled;
     return run;
   }
 
@@ -411,7 +441,7 @@ export class Pkcs11Signer implements Signer {
     if (this.#closed) throw new AppError('PKCS11_FAILED', `The session for ${this.uri} was closed.`, 'Open the key again.');
     const { p11 } = this.#mod;
     const { mech, prehash, sigLen } = this.#mech;
-    const input = prehash ? createHash('sha256').update(data).digest() : Buffer.from(data);
+    const input = prehash ? createHash('sha256').update(data).digest() : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let raw: Buffer;
     try {
       p11.C_SignInit(this.#session, mech, this.#key);
@@ -421,10 +451,10 @@ export class Pkcs11Signer implements Signer {
       throw p11Error(e, `signing with ${this.uri}`);
     }
     const sig = this.publicKey.algorithm === 'ecdsa' ? ecdsaRawToDer(raw) : raw;
-    if (!verifySignature(this.publicKey, data, sig)) {
+    if (!this.#verifies(data, sig)) {
       throw new AppError('SIGNING_FAILED', `The signature made by ${this.uri} does not verify with its public key.`, 'The token or its module is faulty, or the URI names another key than expected; nothing was written.');
     }
-    return new Uint8Array(sig);
+    return sig;
   }
 
   /** Ends the session (logging out when it was the last one on the token). */
