@@ -33,7 +33,7 @@ export interface RotateOptions {
   expiresDays?: number;
   now?: Date;
   /** Generate the new root key in a hardware token (pkcs11: URI naming token and label) instead of in memory. */
-  newTokenKey?: { uri: string; pkcs11: Pkcs11Options; noBackupAck?: string | undefined };
+  newTokenKey?: { uri: string; pkcs11: Pkcs11Options; noBackupAck?: string | undefined; existing?: boolean };
 }
 
 export type Progress = (step: string, detail?: string) => void;
@@ -108,9 +108,22 @@ export async function prepareRotation(
       const standIn = planRootRotation(base.base, { ...input, newKey: (await generateKey('ed25519')).publicKey });
       const tokenHeld = [...heldBase].filter(([, h]) => h.tokenUri !== undefined).map(([id]) => id);
       requireBackupOrAck(standIn, [standIn.newKeyId, ...tokenHeld], opts.newTokenKey.noBackupAck);
-      progress('generate', `Generating a new ${opts.keyType} key in the token (${opts.newTokenKey.uri})`);
       const { Pkcs11Signer } = await import('./signers/pkcs11.js');
-      newToken = { signer: await Pkcs11Signer.generate(opts.newTokenKey.uri, opts.keyType, opts.newTokenKey.pkcs11), noBackupAck: opts.newTokenKey.noBackupAck };
+      if (opts.newTokenKey.existing === true) {
+        // A key generated in the token by its own tool (ykman, the HSM's CLI): adopted, never generated here.
+        progress('generate', `Opening the new key already in the token (${opts.newTokenKey.uri})`);
+        const signer = await Pkcs11Signer.open(opts.newTokenKey.uri, opts.newTokenKey.pkcs11);
+        newToken = { signer, noBackupAck: opts.newTokenKey.noBackupAck };
+        if (signer.extractable) {
+          throw new AppError('KEY_TYPE_UNSUPPORTED', `${signer.uri} can be extracted from the token, so it is no hardware-bound root key.`, 'Generate the key inside the token (non-extractable), or let tuf-rotate generate it (--new-key without --new-key-exists).');
+        }
+      } else {
+        progress('generate', `Generating a new ${opts.keyType} key in the token (${opts.newTokenKey.uri})`);
+        newToken = { signer: await Pkcs11Signer.generate(opts.newTokenKey.uri, opts.keyType, opts.newTokenKey.pkcs11), noBackupAck: opts.newTokenKey.noBackupAck };
+      }
+      if (current.dialect === 'foundries' && newToken.signer.publicKey.algorithm === 'ecdsa') {
+        throw new AppError('KEY_TYPE_UNSUPPORTED', `${newToken.signer.uri} is an ECDSA key; Foundries devices verify only Ed25519 and RSA root keys.`, 'Use an Ed25519 or RSA key in the token for a Foundries root.');
+      }
     }
     const newPublic = newToken?.signer.publicKey ?? newKey?.publicKey;
     if (newPublic === undefined) throw new AppError('INTERNAL', 'no new key', 'Report this as a bug.');

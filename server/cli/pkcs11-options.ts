@@ -12,10 +12,13 @@ import type { CliIo } from './io.js';
 import { resolvePath } from './io.js';
 
 export const PKCS11_OPTIONS = ['new-key', 'new-key-type', 'pkcs11-module', 'pin-file', 'ack-no-backup'] as const;
+export const PKCS11_FLAGS = ['new-key-exists'] as const;
 
 export interface TokenCliOptions {
   /** `--new-key`: the pkcs11: URI the new root key is generated at. */
   newKey: string | undefined;
+  /** `--new-key-exists`: the --new-key key was generated in the token by its own tool; use it. */
+  existing: boolean;
   ackNoBackup: string | undefined;
   pkcs11: Pkcs11Options;
 }
@@ -26,6 +29,8 @@ export function tokenOptions(args: ParsedArgs, io: CliIo): TokenCliOptions {
     throw usage('--new-key takes a pkcs11: URI naming the token and the new key\'s label, e.g. pkcs11:token=tuf-root;object=root-2027.');
   }
   if (newKey !== undefined) parsePkcs11Uri(newKey); // refuse a bad URI before anything else runs
+  const existing = args.flags.has('new-key-exists');
+  if (existing && newKey === undefined) throw usage('--new-key-exists needs --new-key pkcs11:… naming the key.');
   const ack = one(args, 'ack-no-backup');
   if (ack !== undefined && ack.trim() === '') throw usage('--ack-no-backup needs a reason in words.');
   if (ack !== undefined && newKey === undefined) throw usage('--ack-no-backup applies to --new-key pkcs11:… only.');
@@ -34,6 +39,7 @@ export function tokenOptions(args: ParsedArgs, io: CliIo): TokenCliOptions {
   const uriPinSource = newKey !== undefined ? parsePkcs11Uri(newKey).pinSource : undefined;
   return {
     newKey,
+    existing,
     ackNoBackup: ack?.trim(),
     pkcs11: {
       modulePath: modulePath !== undefined ? resolvePath(io, modulePath) : undefined,

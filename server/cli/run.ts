@@ -36,7 +36,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
       'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR|pkcs11:URI --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
       '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
-      '                  [--new-key pkcs11:token=LABEL;object=KEY-LABEL [--new-key-type ed25519|rsa|ecdsa] [--ack-no-backup REASON]]\n' +
+      '                  [--new-key pkcs11:token=LABEL;object=KEY-LABEL [--new-key-type ed25519|rsa|ecdsa | --new-key-exists] [--ack-no-backup REASON]]\n' +
       '                  [--pkcs11-module LIB.so] [--pin-file FILE]',
     load: () => import('./commands/rotate.js'),
   },

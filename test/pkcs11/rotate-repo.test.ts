@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Updater } from 'tuf-js';
 import { readKeyArchive } from '../../server/archive/read.js';
+import { pinFromFile } from '../../server/signers/pin.js';
+import { Pkcs11Signer } from '../../server/signers/pkcs11.js';
 import { CK, closeModules, findObjects, openModule } from '../../server/signers/pkcs11-module.js';
 import { canonicalBytes } from '../../server/tuf/canonical-json.js';
 import { publicKeyOf } from '../../server/tuf/keys.js';
@@ -136,4 +138,26 @@ describe('PKCS#11: standard repository, new root key generated in a SoftHSM2 tok
       }
     });
   }
+
+  it('--new-key-exists adopts a key generated in the token by its own tool (as ykman does on a YubiKey)', async () => {
+    const dir = path.join(tmp, 'existing');
+    const token = await softToken(tmp, 'tuf-existing');
+    // Made outside the rotation, as a token's own tool would.
+    const made = await Pkcs11Signer.generate('pkcs11:token=tuf-existing;object=made-by-ykman', 'ed25519', { pin: pinFromFile(token.pinFile) });
+    const madeUri = made.uri;
+    closeModules();
+    const p = await cli(['practice', dir, '--dialect', 'spec', '--key-type', 'rsa', '--json']);
+    assert.equal(p.code, 0, p.stderr);
+    const { target: repo, archive } = p.json() as { target: string; archive: string };
+    const dry = await cli(['rotate', '--keys', archive, '--repo', repo, '--new-key', 'pkcs11:token=tuf-existing;object=made-by-ykman', '--new-key-exists',
+      '--pin-file', token.pinFile, '--ack-no-backup', 'test', '--dry-run', '--json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    const r = await cli(['rotate', '--keys', archive, '--out', path.join(dir, 'v2.tgz'), '--repo', repo, '--new-key', 'pkcs11:token=tuf-existing;object=made-by-ykman',
+      '--new-key-exists', '--pin-file', token.pinFile, '--ack-no-backup', 'test', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((r.json() as { newKeyToken: { uri: string } }).newKeyToken.uri, madeUri);
+    const root2 = parseRoot(await fs.readFile(path.join(repo, 'metadata', '2.root.json')));
+    assert.equal(root2.roles['root']?.keyids.length, 1);
+    assert.equal(publicKeyOf(root2.keys[root2.roles['root']?.keyids[0] ?? ''] ?? assert.fail('no key')).algorithm, 'ed25519');
+  });
 });

@@ -12,7 +12,7 @@ import type { KeyAlgorithm } from '../../tuf/model.js';
 import { exists } from '../../util/fs-atomic.js';
 import { choice, intOption, one, parseArgs, usage } from '../args.js';
 import type { ParsedArgs } from '../args.js';
-import { closeTokens, PKCS11_OPTIONS, tokenOptions } from '../pkcs11-options.js';
+import { closeTokens, PKCS11_FLAGS, PKCS11_OPTIONS, tokenOptions } from '../pkcs11-options.js';
 import { isPkcs11Uri } from '../../signers/pkcs11-uri.js';
 import { formatDiff, formatReport } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -22,7 +22,7 @@ import { backendFor } from '../targets.js';
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, {
     options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', ...PKCS11_OPTIONS],
-    flags: ['dry-run', 'json', 'overwrite', 'first-time'],
+    flags: ['dry-run', 'json', 'overwrite', 'first-time', ...PKCS11_FLAGS],
   });
   noPositionals(args);
   try {
@@ -40,7 +40,7 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
   const expiresDays = intOption(args, 'expires', 1, 3650);
   const changelog = one(args, 'changelog');
   const keysIn = (args.options.get('keys') ?? []).map((k) => (isPkcs11Uri(k) ? k : resolvePath(io, k)));
-  if (token.newKey !== undefined && dryRun) throw usage('--dry-run cannot be combined with --new-key pkcs11:…: the key would be generated in the token.');
+  if (token.newKey !== undefined && !token.existing && dryRun) throw usage('--dry-run cannot be combined with --new-key pkcs11:…: the key would be generated in the token.');
   const firstTime = args.flags.has('first-time');
   if (firstTime && one(args, 'factory') === undefined) throw usage('--first-time applies to --factory only.');
   if (keysIn.length === 0 && !firstTime) throw usage('--keys is required: the key archive (.tgz) or PEM private key files.');
@@ -61,7 +61,7 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
     ...(changelog !== undefined ? { changelog } : {}),
     ...(expiresDays !== undefined ? { expiresDays } : {}),
     ...(firstTime ? { firstTimeOut: outPath } : {}),
-    ...(token.newKey !== undefined ? { newTokenKey: { uri: token.newKey, pkcs11: token.pkcs11, noBackupAck: token.ackNoBackup } } : {}),
+    ...(token.newKey !== undefined ? { newTokenKey: { uri: token.newKey, pkcs11: token.pkcs11, noBackupAck: token.ackNoBackup, existing: token.existing } } : {}),
   }, progress);
   const signed = await signAndVerify(prep, progress);
   const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()] });
