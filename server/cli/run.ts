@@ -40,7 +40,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   verify: {
     summary: 'verify a chain of roots from a trusted one, as a client would',
-    usage: 'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--json]',
+    usage:
+      'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--at DATE] [--json]\n' +
+      '  --at DATE  check expiry as of DATE (2027-01-31 or 2027-01-31T12:00:00Z) instead of now',
     load: () => import('./commands/verify.js'),
   },
   diff: {
