@@ -43,6 +43,13 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: 'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--json]',
     load: () => import('./commands/verify.js'),
   },
+  expiry: {
+    summary: 'when each root the target serves expires and what renews it; exit 1 when one is due (cron, CI)',
+    usage:
+      'tuf-rotate expiry (--repo DIR | --factory NAME [--api-url URL] [--token-file F] | ROOT.json...)\n' +
+      '                  [--within DAYS] [--ics FILE] [--json]',
+    load: () => import('./commands/expiry.js'),
+  },
   diff: {
     summary: 'show what changed between two roots',
     usage: 'tuf-rotate diff OLD.json NEW.json [--json]',
