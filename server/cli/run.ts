@@ -35,7 +35,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage:
       'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
-      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]',
+      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
+      '                  [--allow-expired REASON]',
     load: () => import('./commands/rotate.js'),
   },
   verify: {
