@@ -45,6 +45,8 @@ export interface ExpiryItem {
   /** Whole days left (floor), negative once expired; an expiry today but later than now gives 0. */
   daysLeft: number;
   expired: boolean;
+  /** Once expired: whole days since (floor), 0 on the day it expired. */
+  daysAgo?: number;
   renewal: Renewal;
   /** One sentence: what renews it. */
   renewedBy: string;
@@ -119,6 +121,7 @@ export function expiryReport(target: string, inputs: ExpiryInput[], now: Date, w
       expires: input.expires,
       daysLeft: left,
       expired,
+      ...(expired ? { daysAgo: Math.floor((now.getTime() - input.expiresAt.getTime()) / DAY_MS) } : {}),
       ...r,
       due: r.renewal === 'offline' && (expired || within),
     };
@@ -127,11 +130,11 @@ export function expiryReport(target: string, inputs: ExpiryInput[], now: Date, w
 }
 
 /** "in 10 days", "today", "expired 1 day ago". */
-export function whenText(item: Pick<ExpiryItem, 'daysLeft' | 'expired'>): string {
+export function whenText(item: Pick<ExpiryItem, 'daysLeft' | 'expired' | 'daysAgo'>): string {
   const n = item.daysLeft;
   if (item.expired) {
-    const ago = Math.max(1, -n);
-    return n >= 0 ? 'expired today' : `expired ${ago} day${ago === 1 ? '' : 's'} ago`;
+    const ago = item.daysAgo ?? 0;
+    return ago === 0 ? 'expired less than a day ago' : `expired ${ago} day${ago === 1 ? '' : 's'} ago`;
   }
   if (n === 0) return 'expires today';
   return `expires in ${n} day${n === 1 ? '' : 's'}`;

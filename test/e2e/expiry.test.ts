@@ -37,7 +37,7 @@ interface AxeResult {
 
 describe('expiry on the Current root screen (chromium)', { skip, timeout: 60_000 }, () => {
   let tmp: string;
-  let server: ChildProcess;
+  const servers: ChildProcess[] = [];
   let browser: Browser;
   let page: Page;
   let url: string;
@@ -50,23 +50,7 @@ describe('expiry on the Current root screen (chromium)', { skip, timeout: 60_000
     // The root expires 20.5 days from now (half a day of margin: whole days shown, floor).
     const made = await createSpecPractice(path.join(tmp, 'spec'), { now: new Date(Date.now() - 365 * DAY + 20.5 * DAY) });
     repo = made.repo;
-    const serverTmp = path.join(tmp, 'server-tmpdir');
-    await fs.mkdir(serverTmp);
-    server = spawn(process.execPath, [MAIN, 'serve', '--repo', repo, '--port', '0'], {
-      cwd: tmp,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TMPDIR: serverTmp },
-    });
-    server.stderr?.on('data', (d: Buffer) => (serverErr += d.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /serving on (\S+)/.exec(out);
-        if (m?.[1]) resolve(m[1]);
-      });
-      server.once('exit', (code) => reject(new Error(`server exited ${code}: ${serverErr}`)));
-    });
+    url = await serve(repo, path.join(tmp, 'work-soon'));
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -75,14 +59,35 @@ describe('expiry on the Current root screen (chromium)', { skip, timeout: 60_000
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     page.setDefaultTimeout(20_000);
-    const origin = new URL(url).origin;
     const axeSource = await fs.readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
-    await page.route(`${origin}/__axe.js`, (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: axeSource }));
+    await page.route(/\/__axe\.js$/, (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: axeSource }));
   });
+
+  /** `tuf-rotate serve --repo REPO` in its own work folder; resolves with the printed URL. */
+  async function serve(repoDir: string, workDir: string): Promise<string> {
+    await fs.mkdir(path.join(workDir, 'tmp'), { recursive: true });
+    const server = spawn(process.execPath, [MAIN, 'serve', '--repo', repoDir, '--port', '0'], {
+      cwd: workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: path.join(workDir, 'tmp') },
+    });
+    servers.push(server);
+    server.stderr?.on('data', (d: Buffer) => (serverErr += d.toString()));
+    return new Promise<string>((resolve, reject) => {
+      let out = '';
+      server.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /serving on (\S+)/.exec(out);
+        if (m?.[1]) resolve(m[1]);
+      });
+      server.once('exit', (code) => reject(new Error(`server exited ${code}: ${serverErr}`)));
+    });
+  }
 
   after(async () => {
     await browser?.close();
-    if (server && server.exitCode === null) {
+    for (const server of servers) {
+      if (server.exitCode !== null) continue;
       const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGTERM');
       await exited;
@@ -98,8 +103,10 @@ describe('expiry on the Current root screen (chromium)', { skip, timeout: 60_000
     await countdown.waitFor();
     assert.match(await countdown.innerText(), /^Expires in 20 days \(version 1, /);
     assert.equal(await countdown.getAttribute('class').then((c) => c?.split(/\s+/).includes('soon')), true, 'coloured within 30 days');
+    // (The test is compiled without the DOM library: the browser's getComputedStyle is reached through globalThis.)
+    type Styles = { getComputedStyle: (el: unknown) => { borderLeftColor: string; backgroundColor: string } };
     const colours = await countdown.evaluate((el) => {
-      const s = getComputedStyle(el);
+      const s = (globalThis as unknown as Styles).getComputedStyle(el);
       return { border: s.borderLeftColor, background: s.backgroundColor };
     });
     assert.notEqual(colours.background, 'rgba(0, 0, 0, 0)', 'the countdown has a background colour');
@@ -138,5 +145,39 @@ describe('expiry on the Current root screen (chromium)', { skip, timeout: 60_000
     });
     assert.deepEqual(alarms, [60, 30, 7]);
     assert.equal(await page.locator('.error[role="alert"]').count(), 0, 'no error shown');
+  });
+  it('an expired root: "Expired 2 days ago" (2.5 days) in the danger colour; the Plan step asks for a reason, which the journal keeps', async () => {
+    const made = await createSpecPractice(path.join(tmp, 'expired'), { now: new Date(Date.now() - 365 * DAY - 2.5 * DAY) });
+    const workDir = path.join(tmp, 'work-expired');
+    await page.goto(await serve(made.repo, workDir));
+    await page.setInputFiles('#archive-file', made.archive);
+    await page.getByRole('button', { name: 'Next: review the current root' }).click();
+    const countdown = page.locator('#expiry-countdown');
+    await countdown.waitFor();
+    assert.match(await countdown.innerText(), /^Expired 2 days ago/);
+    assert.equal(await countdown.getAttribute('class').then((c) => c?.split(/\s+/).includes('expired')), true);
+
+    await page.getByRole('button', { name: 'Next: plan the rotation' }).click();
+    await page.locator('#plan-h').waitFor();
+    const reason = page.locator('#expired-reason');
+    await reason.waitFor();
+    // Empty: the form does not submit (required), so no plan is made.
+    await page.getByRole('button', { name: 'Generate the new key and plan' }).click();
+    assert.equal(await reason.evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing), true);
+    assert.equal(await page.locator('#diff-h').count(), 0);
+    await page.screenshot({ path: path.join(SHOTS, 'expiry-plan-expired.png'), fullPage: true });
+
+    const why = 'expired over the holidays; change ticket 42';
+    await reason.fill(why);
+    await page.getByRole('button', { name: 'Generate the new key and plan' }).click();
+    await page.locator('#diff-h').waitFor();
+    await page.getByRole('button', { name: 'Next: sign and verify' }).click();
+    await page.getByRole('button', { name: 'Sign and verify', exact: true }).click();
+    await page.locator('.verdict.ok').waitFor();
+    await page.getByRole('button', { name: 'Next: save the keys' }).click();
+    await page.getByRole('button', { name: 'Save the key archive' }).click();
+    await page.locator('.saved').waitFor();
+    const journal = JSON.parse(await fs.readFile(path.join(workDir, '.tuf-rotate-journal.json'), 'utf8')) as { allowExpired?: { reason: string } };
+    assert.equal(journal.allowExpired?.reason, why);
   });
 });

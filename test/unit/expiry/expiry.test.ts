@@ -31,6 +31,13 @@ describe('expiryReport', () => {
     assert.equal(online.due, false);
     assert.deepEqual(online.items.map((i) => i.renewal), ['offline', 'online', 'online', 'online']);
     assert.equal(online.items[2]?.expired, true);
+    assert.equal(online.items[2]?.daysAgo, 2);
+  });
+
+  it('says how long ago an expired root expired in whole days', () => {
+    const r = expiryReport('repo', [input('root', -2.5), input('root', -1), input('root', -0.1)], NOW);
+    assert.deepEqual(r.items.map((i) => [i.daysLeft, i.daysAgo]), [[-3, 2], [-1, 1], [-1, 0]]);
+    assert.match(formatExpiryReport(r), /expired 2 days ago[\s\S]*expired 1 day ago[\s\S]*expired less than a day ago/);
   });
 
   it('names both chains of a Factory and what renews each', () => {
