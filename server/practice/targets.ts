@@ -52,16 +52,16 @@ export function validTargetsSigners(root: Root, signed: JsonObject, sigs: readon
     if (key === undefined) continue;
     const raw = decodeSignature('foundries', { keyid, method: String(s['method'] ?? ''), sig: String(s['sig'] ?? ''), json: s });
     if (raw === undefined) continue;
-    let ok = false;
     try {
       const pub = publicKeyOf(key);
       if (seen.some((b) => b.equals(Buffer.from(pub.spki)))) continue;
-      ok = verifySignatureFoundriesServer(pub, data, raw);
-      if (ok) seen.push(Buffer.from(pub.spki));
+      if (verifySignatureFoundriesServer(pub, data, raw)) {
+        seen.push(Buffer.from(pub.spki));
+        out.push(keyid);
+      }
     } catch {
-      ok = false;
+      // an unreadable key signs nothing
     }
-    if (ok) out.push(keyid);
   }
   return out;
 }
