@@ -5,7 +5,7 @@
  * at every step boundary of a Factory rotation followed by a fresh run that completes or cancels.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -249,7 +249,14 @@ describe('SIGKILL of the CLI at every step boundary of a Factory rotation', { sk
     it(`killed at "${step}": a fresh run reports the transaction and completes or cancels it; no key lost`, async () => {
       const p = await practice(`kill-${step}`);
       const out = path.join(p.dir, 'keys.v2.tgz');
-      const run = spawnSync(process.execPath, [MAIN, ...rotateArgs(p, out)], { env: { ...process.env, TUF_ROTATE_KILL_AT: step }, encoding: 'utf8' });
+      // Asynchronous: the practice factory answers from this process meanwhile.
+      const run = await new Promise<{ signal: NodeJS.Signals | null; status: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [MAIN, ...rotateArgs(p, out)], { env: { ...process.env, TUF_ROTATE_KILL_AT: step }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (status, signal) => resolve({ status, signal, stderr }));
+      });
       assert.equal(run.signal, 'SIGKILL', `reached "${step}" (status ${run.status}, ${run.stderr})`);
 
       // The fresh run: review reports what is open, then publish finishes it or cancel ends it.
