@@ -22,6 +22,10 @@ export interface CliIo {
   onStep?: (step: string) => void;
   /** Asks for a secret (a token PIN) without echo; present only when stdin is a terminal. */
   promptSecret?: (question: string) => Promise<string>;
+  /** True when stdin and stdout are a terminal: only then may a command ask a question. */
+  isTTY?: boolean;
+  /** Asks one question on the terminal and returns the answer line. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 /** One command: `run` gets the whole argv (command name first) and returns the exit status (-1: keep running). */

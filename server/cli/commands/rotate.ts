@@ -21,7 +21,7 @@ import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, {
-    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', ...PKCS11_OPTIONS],
+    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'allow-expired', ...PKCS11_OPTIONS],
     flags: ['dry-run', 'json', 'overwrite', 'first-time', ...PKCS11_FLAGS],
   });
   noPositionals(args);
@@ -39,6 +39,7 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
   const keyType = choice<KeyAlgorithm>(args, one(args, 'new-key-type') !== undefined ? 'new-key-type' : 'key-type', ['ed25519', 'rsa', 'ecdsa'], 'ed25519');
   const expiresDays = intOption(args, 'expires', 1, 3650);
   const changelog = one(args, 'changelog');
+  const allowExpired = one(args, 'allow-expired');
   const keysIn = (args.options.get('keys') ?? []).map((k) => (isPkcs11Uri(k) ? k : resolvePath(io, k)));
   if (token.newKey !== undefined && !token.existing && dryRun) throw usage('--dry-run cannot be combined with --new-key pkcs11:…: the key would be generated in the token.');
   const firstTime = args.flags.has('first-time');
@@ -60,6 +61,7 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
     now: t,
     ...(changelog !== undefined ? { changelog } : {}),
     ...(expiresDays !== undefined ? { expiresDays } : {}),
+    ...(allowExpired !== undefined ? { allowExpired: { reason: allowExpired } } : {}),
     ...(firstTime ? { firstTimeOut: outPath } : {}),
     ...(token.newKey !== undefined ? { newTokenKey: { uri: token.newKey, pkcs11: token.pkcs11, noBackupAck: token.ackNoBackup, existing: token.existing } } : {}),
   }, progress);
@@ -79,6 +81,7 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
     newKeyId: prep.plan.newKeyId,
     removedKeyIds: prep.plan.removedKeyIds,
     expires: signed.root.expires,
+    ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}),
   };
   if (dryRun) {
     await backend.abort();
@@ -105,6 +108,7 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
         oldRoot: toDocument(prep.current.signedJson, prep.current.signatures.map((x) => x.json)),
         signedRoot: signed.document,
         ...(signed.prod ? { prodRoot: signed.prod } : {}),
+        ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}), // #13 expired-root override
       },
       'saved',
       new Date(),
