@@ -96,6 +96,10 @@ describe('PKCS#11: standard repository, new root key generated in a SoftHSM2 tok
       const journal = JSON.parse(await fs.readFile(`${v2}.journal.json`, 'utf8')) as { newKeyToken?: { uri: string; noBackupAck?: string } };
       assert.deepEqual(journal.newKeyToken, { uri: res.newKeyToken.uri, noBackupAck: 'practice ceremony, one token' });
 
+      const st = await cli(['status', dir, '--json']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.deepEqual((st.json() as { newKeyToken?: unknown }).newKeyToken, journal.newKeyToken);
+
       // Version 2 is signed by the token key, and for RSA with PSS salt 32 exactly.
       const root2 = parseRoot(await fs.readFile(path.join(repo, 'metadata', '2.root.json')));
       const rk = root2.keys[res.newKeyId];
