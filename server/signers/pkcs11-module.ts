@@ -254,7 +254,10 @@ export function p11Error(e: unknown, doing: string, token?: TokenInfo): AppError
     case 'CKR_SESSION_CLOSED':
     case 'CKR_SLOT_ID_INVALID':
     case 'CKR_TOKEN_NOT_RECOGNIZED':
-      return new AppError('PKCS11_TOKEN_NOT_FOUND', `The token went away (${ckr}) while ${doing}.`, 'Insert the token (or reconnect the HSM) and run the step again; nothing was published.', { cause: e });
+    case 'CKR_OBJECT_HANDLE_INVALID':
+    case 'CKR_KEY_HANDLE_INVALID':
+    case 'CKR_CRYPTOKI_NOT_INITIALIZED':
+      return new AppError('PKCS11_TOKEN_NOT_FOUND', `The token or its key went away (${ckr}) while ${doing}.`, 'Insert the token (or reconnect the HSM) and run the step again; nothing was published.', { cause: e });
     case 'CKR_MECHANISM_INVALID':
     case 'CKR_KEY_TYPE_INCONSISTENT':
     case 'CKR_KEY_FUNCTION_NOT_PERMITTED':

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { runCli } from '../../server/cli/run.js';
 import { closeModules } from '../../server/signers/pkcs11-module.js';
 import { cli } from '../helpers/cli.js';
 import { pkcs11Skip, softToken, SOFTHSM_MODULE, tempDir, USER_PIN } from './softhsm.js';
@@ -116,5 +117,31 @@ describe('PKCS#11: refusals', { skip: pkcs11Skip() }, () => {
     });
     const e = await refused(['--keys', 'pkcs11:token=err-token;object=p384', '--pin-file', token.pinFile], 'KEY_TYPE_UNSUPPORTED');
     assert.match(e.message, /P-256/);
+  });
+
+  it('the token removed between plan and sign: PKCS11_TOKEN_NOT_FOUND, nothing written or published', async () => {
+    const gone = await softToken(tmp, 'gone-token');
+    const out = path.join(tmp, 'gone.tgz');
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(
+      ['rotate', '--repo', repo, '--keys', archive, '--out', out, '--new-key', 'pkcs11:token=gone-token;object=k', '--pin-file', gone.pinFile, '--ack-no-backup', 'test', '--json'],
+      {
+        stdout: (t) => (stdout += t),
+        stderr: (t) => (stderr += t),
+        env: {},
+        cwd: tmp,
+        // The key was made and the plan is ready; now the token goes (its storage is deleted, as if unplugged).
+        onStep: (step) => {
+          if (step === 'sign') rmSync(path.join(gone.dir, 'tokens'), { recursive: true, force: true });
+        },
+      },
+    );
+    assert.equal(code, 2, stderr);
+    const error = (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { error: Failure }).error;
+    assert.equal(error.code, 'PKCS11_TOKEN_NOT_FOUND', error.message);
+    assert.match(error.hint, /nothing was published/);
+    assert.ok(!existsSync(out));
+    assert.ok(!existsSync(path.join(repo, 'metadata', '2.root.json')));
   });
 });
