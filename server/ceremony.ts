@@ -42,6 +42,8 @@ export interface PreparedRotation {
   newKey: PrivateKey;
   signers: Map<string, Signer>;
   now: Date;
+  /** The target is a Factory (or the practice factory): rules only the Foundries API holds fail. */
+  factory?: boolean;
   /** Set when the current root had expired and the override's reason allowed the plan (for the journal and record). */
   expiredOverride?: { reason: string; expired: string };
 }
@@ -102,7 +104,8 @@ export async function prepareRotation(
   for (const [keyid, held] of heldKeysForRole(ring, base.base)) signers.set(keyid, new LocalSigner(held.key));
   for (const [keyid, held] of heldKeysForRole(ring, current)) signers.set(keyid, new LocalSigner(held.key));
   signers.set(plan.newKeyId, new LocalSigner(newKey));
-  return { current, base, plan, newKey, signers, now, ...(expiredOverride ? { expiredOverride } : {}) };
+  const factory = backend.kind === 'factory' || backend.kind === 'practice';
+  return { current, base, plan, newKey, signers, now, factory, ...(expiredOverride ? { expiredOverride } : {}) };
 }
 
 /**
@@ -155,7 +158,7 @@ export async function signAndVerify(prep: PreparedRotation, progress: Progress =
   const { root: document, prod } = await signRotation(prep.plan, prep.signers);
   progress('verify', 'Verifying the new root as a client would');
   const root = parseRoot(document as unknown as JsonObject, 'the new root');
-  const report = verifyRootUpdate(prep.current, root, { now: prep.now });
+  const report = verifyRootUpdate(prep.current, root, { now: prep.now, factory: prep.factory ?? false });
   return { document, prod, root, report };
 }
 
@@ -196,7 +199,7 @@ export async function publishRotation(
   progress('publish', `Publishing the new root to ${backend.description}`);
   const result = await backend.publish(signed.document, signed.prod);
   progress('confirm', 'Reading the root back from the target and verifying it again');
-  const report = verifyRootUpdate(trusted, result.readBack, { now });
+  const report = verifyRootUpdate(trusted, result.readBack, { now, factory: backend.kind === 'factory' || backend.kind === 'practice' });
   if (!report.ok) {
     throw new AppError(
       'PUBLISH_FAILED',

@@ -59,9 +59,28 @@ export const keySummarySchema = {
   properties: { keyid: str, short: str, keytype: str, algorithm, bits: int },
 } as const;
 
+/** Whose rule a verifier line is (server/tuf/model.ts RuleSource). */
+const ruleSource = { type: 'string', enum: ['device', 'foundries-api', 'spec-clients', 'strict-clients', 'fioctl', 'tuf-rotate'] } as const;
+
+/** What each verifier would do with the root: the matrix that ends a report. */
+export const verifierMatrixSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['verifier', 'label', 'verdict', 'reasons'],
+    additionalProperties: false,
+    properties: {
+      verifier: { type: 'string', enum: ['libaktualizr', 'foundries-api', 'tuf-js/python-tuf', 'tough'] },
+      label: str,
+      verdict: { type: 'string', enum: ['accepts', 'refuses', 'not-applicable'] },
+      reasons: { type: 'array', items: str },
+    },
+  },
+} as const;
+
 export const verifyReportSchema = {
   type: 'object',
-  required: ['ok', 'dialect', 'results'],
+  required: ['ok', 'dialect', 'results', 'matrix'],
   additionalProperties: false,
   properties: {
     ok: bool,
@@ -70,11 +89,19 @@ export const verifyReportSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['rule', 'status', 'message', 'version'],
+        required: ['rule', 'status', 'message', 'version', 'sources'],
         additionalProperties: false,
-        properties: { rule: str, status: { type: 'string', enum: ['pass', 'fail', 'warn', 'info'] }, message: str, version: int },
+        properties: {
+          rule: str,
+          status: { type: 'string', enum: ['pass', 'fail', 'warn', 'info'] },
+          message: str,
+          version: int,
+          sources: { type: 'array', items: ruleSource },
+          short: str,
+        },
       },
     },
+    matrix: verifierMatrixSchema,
   },
 } as const;
 
