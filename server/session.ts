@@ -14,7 +14,8 @@ import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundrie
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
 import { prepareRotation, publishRotation, saveArchive, signAndVerify } from './ceremony.js';
-import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
+import type { PreparedRotation, RotateOptions, SavedArchive, SignedRotation } from './ceremony.js';
+import { pinFromValue } from './signers/pin.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
 import { readJournal, recoveryOf, withStep, writeJournal } from './journal.js';
@@ -42,6 +43,19 @@ export interface SessionOptions {
 }
 
 const NEW_ARCHIVE_LIMIT = 64 * 1024 * 1024;
+
+/** The page's "new key in a hardware token" fields as the ceremony's option (the PIN goes to C_Login only). */
+function newTokenKeyOption(
+  t: { module?: string; token: string; key: string; pin: string; existing?: boolean; ackNoBackup?: string },
+  env: Record<string, string | undefined>,
+): NonNullable<RotateOptions['newTokenKey']> {
+  return {
+    uri: formatPkcs11Uri({ token: t.token, object: t.key }),
+    pkcs11: { modulePath: t.module, env, pin: pinFromValue(t.pin) },
+    noBackupAck: t.ackNoBackup?.trim(),
+    existing: t.existing === true,
+  };
+}
 
 function state(message: string, hint: string): AppError {
   return new AppError('SESSION_STATE', message, hint);
@@ -255,6 +269,7 @@ export class Session {
           ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
           ...(body.expiresDays !== undefined ? { expiresDays: body.expiresDays } : {}),
           ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
+          ...(body.newTokenKey !== undefined ? { newTokenKey: newTokenKeyOption(body.newTokenKey, this.o.env ?? {}) } : {}),
         },
         progress,
       );
@@ -307,6 +322,7 @@ export class Session {
         signedRoot: signed.document,
         ...(signed.prod ? { prodRoot: signed.prod } : {}),
         ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}), // #13 expired-root override
+        ...(prep.newToken ? { newKeyToken: { uri: prep.newToken.signer.uri, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } } : {}),
       };
       const journal = withStep(planned, 'saved', this.o.now(), { archive: { path: saved.path, sha256: saved.sha256 } });
       await writeJournal(this.o.workDir, journal);
