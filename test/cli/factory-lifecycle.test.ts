@@ -237,6 +237,49 @@ describe('Factory lifecycle through the CLI (practice factory, real HTTP)', () =
   });
 });
 
+describe('the fault switch: practice-factory --fault and serve --practice-fault', { skip: existsSync(MAIN) ? false : 'run npm run build first (npm test does)' }, () => {
+  it('practice-factory DIR --fault apply=503 --users admin-b: a partial apply rehearsed and finished', async () => {
+    const dir = path.join(tmp, 'switch');
+    const child = spawn(process.execPath, [MAIN, 'practice-factory', dir, '--fault', 'apply=503', '--users', 'admin-b', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+        });
+        child.on('error', reject);
+        child.on('close', () => reject(new Error(`practice-factory exited: ${out}`)));
+      });
+      const info = JSON.parse(line) as { factory: string; apiUrl: string; tokenFile: string; faults: string; users: { name: string; tokenFile: string }[] };
+      assert.match(info.faults, /apply answers 503 after publishing the CI root only \(a partial apply\) once/);
+      assert.deepEqual(info.users.map((u) => u.name), ['owner', 'admin-b']);
+      const target = ['--factory', info.factory, '--api-url', info.apiUrl, '--token-file', info.tokenFile];
+      const out = path.join(dir, 'keys.v2.tgz');
+      const r = await cli(['rotate', ...target, '--keys', path.join(dir, 'offline-keys.tgz'), '--out', out]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /partly updated/);
+      // Another admin finishes it (re-running apply needs the txid from anyone but the initiator;
+      // here the owner re-runs it).
+      const pub = await cli(['publish', ...target, '--yes', '--json']);
+      assert.equal(pub.code, 0, pub.stderr);
+      assert.equal((pub.json() as { version: number }).version, 2);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('a bad fault is bad usage (exit 2), and the help says once or always', async () => {
+    const bad = await cli(['practice-factory', path.join(tmp, 'bad-fault'), '--fault', 'apply=ok']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /apply=STATUS\[:once\|:always\]/);
+    const serveBad = await cli(['serve', '--practice-fault', 'apply=200']);
+    assert.equal(serveBad.code, 2);
+    const help = await cli(['practice-factory', '--help']);
+    assert.match(help.stdout, /--fault apply=STATUS\[:once\|:always\]/);
+  });
+});
+
 /** Step boundaries of a Factory rotation (ceremony progress steps, then the backend's own). */
 const STEPS = ['load', 'generate', 'begin', 'sign', 'verify', 'save', 'readback', 'saved', 'publish', 'uploaded', 'applied', 'confirm', 'published'] as const;
 
