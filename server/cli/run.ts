@@ -37,13 +37,23 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage:
       'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
-      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]',
+      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
+      '                  [--allow-expired REASON]',
     load: () => import('./commands/rotate.js'),
   },
   verify: {
     summary: 'verify a chain of roots from a trusted one, as a client would',
-    usage: 'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--json]',
+    usage:
+      'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--at DATE] [--json]\n' +
+      '  --at DATE  check expiry as of DATE (2027-01-31 or 2027-01-31T12:00:00Z) instead of now',
     load: () => import('./commands/verify.js'),
+  },
+  expiry: {
+    summary: 'when each root the target serves expires and what renews it; exit 1 when one is due (cron, CI)',
+    usage:
+      'tuf-rotate expiry (--repo DIR | --factory NAME [--api-url URL] [--token-file F] | ROOT.json...)\n' +
+      '                  [--within DAYS] [--ics FILE] [--json]',
+    load: () => import('./commands/expiry.js'),
   },
   diff: {
     summary: 'show what changed between two roots',

@@ -23,7 +23,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const backend = await backendFor(args, io, 'publish');
   const current = await backend.currentRoot();
   const t = now(io);
-  const report = verifyRootUpdate(current, next, { now: t });
+  const report = verifyRootUpdate(current, next, { now: t, factory: backend.kind === 'factory' || backend.kind === 'practice' });
   if (!report.ok) {
     if (!args.flags.has('json')) io.stdout(formatReport(report) + '\n');
     throw new AppError('VERIFY_FAILED', `${required(args, 'root')} does not pass the client rules against the target's version ${current.version}: ${failedRules(report)}.`, 'Nothing was published. Sign the root against the target\'s current version.');
