@@ -21,6 +21,7 @@ import { heldKeysForRole, keyRingFromArchive, loadKeyRing } from '../../server/k
 import { addPracticeUsers } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import type { PracticeFaults } from '../../server/practice/factory-server.js';
+import { runCli } from '../../server/cli/run.js';
 import { cli } from '../helpers/cli.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/server/main.js', import.meta.url));
@@ -114,6 +115,34 @@ describe('Factory lifecycle through the CLI (practice factory, real HTTP)', () =
     const again = await cli(['publish', ...p.target(), '--yes']);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /Nothing to publish/);
+  });
+
+  it('on a terminal, publish asks first, naming the target and the version; "n" changes nothing, "y" publishes', async () => {
+    const p = await practice('confirm', { faults: { applyStatus: 503, applyOnce: true } });
+    assert.equal((await cli(rotateArgs(p, path.join(p.dir, 'keys.v2.tgz')))).code, 1);
+    const asked: string[] = [];
+    const run = async (answer: string): Promise<{ code: number; err: string }> => {
+      let err = '';
+      const code = await runCli(['publish', ...p.target()], {
+        stdout: () => {},
+        stderr: (t) => (err += t),
+        env: {},
+        cwd: p.dir,
+        isTTY: true,
+        prompt: async (q) => {
+          asked.push(q);
+          return answer;
+        },
+      });
+      return { code, err };
+    };
+    const no = await run('n');
+    assert.equal(no.code, 2);
+    assert.match(no.err, /Not confirmed/);
+    assert.match(asked[0] ?? '', new RegExp(`^Re-run apply to finish publishing root version 2 \\(CI and production\\) on FoundriesFactory ${p.factory} \\(http://127\\.0\\.0\\.1:\\d+\\)\\? \\[y/N\\] $`));
+    assert.equal((await p.client.state()).prod.version, 1);
+    assert.equal((await run('y')).code, 0);
+    await assertPublished(p, 2);
   });
 
   it('the page path: publishing again after a partial apply re-runs apply instead of uploading (no 423, no "no changes")', async () => {
