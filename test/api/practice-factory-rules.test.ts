@@ -203,6 +203,7 @@ describe('practice factory §6 rules (real HTTP)', () => {
     const tags = await p.owner.prodTargets();
     assert.deepEqual(Object.keys(tags), ['main']);
     assert.equal(tags['main']?.signatures.length, 2);
+    assert.deepEqual(JSON.parse(tags['main']?.signedText ?? ''), tags['main']?.signed);
     assert.deepEqual(await p.owner.prodTargets(['nope']), {}); // 404 for an unknown tag
     assert.deepEqual(await p.owner.waveTargets(), {}); // no active wave: 404
 
