@@ -22,8 +22,8 @@ export interface Route {
   readonly reply: JSONSchema;
   /** Request body media type: JSON unless `gzip` (the key archive upload). */
   readonly bodyType?: 'json' | 'gzip';
-  /** Reply media type: JSON unless stated. */
-  readonly replyType?: 'json' | 'gzip' | 'event-stream';
+  /** Reply media type: JSON unless stated (`calendar`: text/calendar, RFC 5545). */
+  readonly replyType?: 'json' | 'gzip' | 'event-stream' | 'calendar';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,6 +468,8 @@ export const recordSchema = {
     inputArchiveSha256: str,
     archive: saveResultSchema,
     published: { type: 'object', required: ['location'], additionalProperties: false, properties: { location: str } },
+    /** Present when the rotation started from an expired root: the override's reason. */
+    allowExpired: { type: 'object', required: ['reason', 'expired'], additionalProperties: false, properties: { reason: str, expired: str } },
     verification: {
       type: 'object',
       required: ['signed'],
@@ -542,6 +544,17 @@ export const getNewRoot = {
   reply: { type: 'object', required: ['signed', 'signatures'], additionalProperties: true, properties: { signed: { type: 'object', additionalProperties: true }, signatures: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
 } as const satisfies Route;
 
+/**
+ * Reminders for the target's root expiries (a Factory: CI and production roots) as an iCalendar
+ * file (text/calendar): one all-day event on each expiry date, alarms 60, 30 and 7 days before.
+ */
+export const getExpiryCalendar = {
+  method: 'GET',
+  path: '/api/root/expiry.ics',
+  replyType: 'calendar',
+  reply: errorReply,
+} as const satisfies Route;
+
 export const uploadArchive = {
   method: 'POST',
   path: '/api/archive',
@@ -560,6 +573,13 @@ export const startPlan = {
       keyType: algorithm,
       changelog: { type: 'string', maxLength: 1000 },
       expiresDays: { type: 'integer', minimum: 1, maximum: 3650 },
+      /** Plan from an expired current root anyway; the reason (not blank) goes to the journal and record. */
+      allowExpired: {
+        type: 'object',
+        required: ['reason'],
+        additionalProperties: false,
+        properties: { reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' } },
+      },
     },
   },
   reply: jobStartedSchema,
@@ -623,6 +643,7 @@ export const ROUTES = [
   getRoot,
   getRootHistory,
   getNewRoot,
+  getExpiryCalendar,
   uploadArchive,
   startPlan,
   startSign,

@@ -10,8 +10,12 @@ import { noPositionals, now, readRootFile } from '../io.js';
 import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file'], flags: ['json'] });
+  const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file', 'txid'], flags: ['json', 'yes'] });
   noPositionals(args);
+  if (one(args, 'factory') !== undefined && one(args, 'root') === undefined) {
+    // Apply the Factory's staged, signed transaction, or re-run apply after a partial apply.
+    return (await import('../publish-factory.js')).publishFactory(args, io);
+  }
   const next = await readRootFile(io, required(args, 'root'));
   if (one(args, 'factory') !== undefined) {
     throw new AppError('TARGET_NOT_CONFIGURED', 'Publishing a separately signed root to a Factory is not supported yet: a Factory rotation also needs the signed production root.', 'Run tuf-rotate rotate --factory NAME on the machine that holds the keys.');
