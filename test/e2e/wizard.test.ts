@@ -79,7 +79,7 @@ interface AxeResult {
   violations: { id: string; impact: string | null; help: string; nodes: { target: unknown }[] }[];
 }
 
-describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
+describe('web wizard (chromium)', { skip, timeout: 300_000 }, () => {
   let tmp: string;
   let server: ChildProcess;
   let url: string;
