@@ -790,7 +790,8 @@ export function verdictMatrix(dialect: Dialect, results: RuleResult[], prefix = 
     const reasons: string[] = [];
     for (const r of results) {
       if ((r.status !== 'fail' && r.status !== 'warn') || !r.sources.includes(source)) continue;
-      const text = (prefix ? `v${r.version} ` : '') + (r.short ?? r.rule);
+      const phrase = r.short ?? r.rule;
+      const text = prefix && !phrase.startsWith(`version ${r.version} `) ? `v${r.version} ${phrase}` : phrase;
       if (!reasons.includes(text)) reasons.push(text);
     }
     return { verifier, label, verdict: reasons.length > 0 ? ('refuses' as const) : ('accepts' as const), reasons };
