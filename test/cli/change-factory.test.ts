@@ -33,7 +33,8 @@ describe('tuf-rotate change --factory against the practice factory (real HTTP)',
     const out = path.join(dir, 'keys.v2.tgz');
     const r2 = await cli(['change', ...target, '--keys', archive, '--out', out, '--add-key', 'root', '--threshold', 'root=2', '--changelog', 'Second root key', '--json']);
     assert.equal(r2.code, 0, r2.stderr + r2.stdout);
-    const res2 = r2.json() as { version: number; newKeys: { keyid: string; owner?: string }[]; signedBy: string[] };
+    const res2 = r2.json() as { version: number; newKeys: { keyid: string; owner?: string }[]; signedBy: string[]; notes: string[] };
+    assert.match(res2.notes[0] ?? '', /2 active root keys/);
     assert.equal(res2.version, 2);
     assert.equal(res2.signedBy.length, 2);
     const added = res2.newKeys[0]?.keyid ?? '';

@@ -343,7 +343,23 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       throw new AppError('VERIFY_FAILED', `The new root does not pass the client rules: ${failedRules(report)}.`, 'Nothing was written or published; fix the cause above and run again.');
     }
     const diff = diffRoots(current, root, { now: t, heldKeyIds: [...signers.keys()] });
+    // fioctl keeps one active key of a role per archive file ("It is not allowed to store more than one active private key per file").
+    const notes: string[] = [];
+    if (plan.dialect === 'foundries') {
+      const newRoot = parseRoot(signed.root as unknown as JsonObject);
+      for (const role of ['root', 'targets'] as const) {
+        const held = [...heldKeysForRole(ring, newRoot, role).keys()];
+        const made = generated.filter((g) => g.role === role && newRoot.roles[role]?.keyids.includes(keyIdFor('foundries', g.key.publicKey))).length;
+        if (held.length + made > 1) {
+          notes.push(
+            `${out ?? 'The new archive'} will hold ${held.length + made} active ${role} keys; fioctl refuses such a file. ` +
+              'Give each holder their own key pair (copy it out of the archive into theirs) and keep one active key of a role per file.',
+          );
+        }
+      }
+    }
     const summary = {
+      notes,
       dialect: plan.dialect,
       oldVersion: current.version,
       version: root.version,
@@ -375,6 +391,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       io.stdout(JSON.stringify({ ok: true, ...summary, root: { path: published.location, version: published.readBack.version }, metadata: written, ...(archive ? { archive } : {}), verify: report }) + '\n');
     } else {
       io.stdout(`${plan.summary.join('\n')}\n${formatDiff(diff)}\n${formatReport(report)}\nRoot version ${published.readBack.version} published to ${published.location}.\n`);
+      for (const n of notes) io.stdout(`Note: ${n}\n`);
       if (written.length > 0) io.stdout(`Re-signed: ${written.map((w) => path.basename(w)).join(', ')}.\n`);
     }
     return 0;
