@@ -24,11 +24,10 @@ import {
   TOP_LEVEL_ROLES,
   unmetRules,
 } from '../../tuf/changes.js';
-import type { Change, ChangeContext, ChangePlan, OnlineRole, SignatureRule, TopRole } from '../../tuf/changes.js';
+import type { ChangeContext, ChangePlan, OnlineRole, SignatureRule, TopRole } from '../../tuf/changes.js';
 import { diffRoots } from '../../tuf/diff.js';
 import type { JsonObject } from '../../tuf/json.js';
-import { archivePairFilesFor, generateKey, keyIdFor, parsePemPrivateKey, publicKeyOf } from '../../tuf/keys.js';
-import type { PrivateKey } from '../../tuf/keys.js';
+import { archivePairFilesFor, keyIdFor, parsePemPrivateKey, publicKeyOf } from '../../tuf/keys.js';
 import { parseRoot } from '../../tuf/metadata.js';
 import type { KeyAlgorithm, PublicKeyInfo, Root, Signer } from '../../tuf/model.js';
 import { resignRepoMetadata } from '../../tuf/repo-metadata.js';
@@ -36,6 +35,8 @@ import type { MetadataFile } from '../../tuf/repo-metadata.js';
 import { LocalSigner } from '../../tuf/sign.js';
 import { verifyRootUpdate } from '../../tuf/verify.js';
 import { readFileLimited } from '../../util/fs-atomic.js';
+import { materializeChanges } from '../../change-keys.js';
+import type { AskedChange as Asked, GeneratedKey as Generated } from '../../change-keys.js';
 import { choice, one, parseArgs, usage } from '../args.js';
 import { formatDiff, formatReport } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -50,16 +51,6 @@ const OPTIONS = [
   'refresh-expiry', 'rotate-online-keys', 'new-key-type',
 ] as const;
 const FLAGS = ['json', 'dry-run', 'overwrite'] as const;
-
-/** A change as asked on the command line, before keys are generated. */
-type Asked =
-  | { kind: 'rotate-key'; role: TopRole }
-  | { kind: 'add-key'; role: TopRole; owner?: string; keyFile?: string }
-  | { kind: 'remove-key'; keyid: string }
-  | { kind: 'threshold'; role: TopRole; threshold: number }
-  | { kind: 'prod-targets-threshold'; threshold: number }
-  | { kind: 'refresh-expiry'; days?: number }
-  | { kind: 'rotate-online-keys'; roles: OnlineRole[] };
 
 function topRole(v: string, what: string): TopRole {
   if (!(TOP_LEVEL_ROLES as readonly string[]).includes(v)) throw usage(`${what} takes a role (root, targets, snapshot, timestamp), not "${v}".`);
@@ -206,11 +197,6 @@ async function publicKeyFile(io: CliIo, file: string): Promise<PublicKeyInfo> {
   return found;
 }
 
-interface Generated {
-  role: TopRole;
-  key: PrivateKey;
-}
-
 /** The held private keys of every role of `root`, by key ID. */
 function heldSigners(ring: KeyRing, root: Root, into: Map<string, Signer>): void {
   for (const role of TOP_LEVEL_ROLES) {
@@ -270,30 +256,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const t = now(io);
 
   // New keys first (nothing is written yet); then the plan on the current root as a pre-check.
-  const generated: Generated[] = [];
-  const changes: Change[] = [];
   const current = await backend.currentRoot();
   const dialect = current.dialect;
-  const fresh = async (role: TopRole): Promise<PrivateKey> => {
-    if (dialect === 'foundries' && keyType === 'ecdsa') {
-      throw new AppError('KEY_TYPE_UNSUPPORTED', 'Foundries devices do not accept ECDSA keys.', 'Use --new-key-type ed25519 (recommended) or rsa.');
-    }
-    const key = await generateKey(keyType);
-    generated.push({ role, key });
-    return key;
-  };
-  for (const a of asked) {
-    if (a.kind === 'rotate-key') changes.push({ kind: 'rotate-key', role: a.role, newKey: (await fresh(a.role)).publicKey });
-    else if (a.kind === 'add-key') {
-      const pub = a.keyFile !== undefined ? await publicKeyFile(io, a.keyFile) : (await fresh(a.role)).publicKey;
-      changes.push({ kind: 'add-key', role: a.role, newKey: pub, ...(a.owner !== undefined ? { owner: a.owner } : {}) });
-    } else if (a.kind === 'rotate-online-keys') {
-      const roles = a.roles.length > 0 ? a.roles : [...ONLINE_ROLES];
-      const newKeys: Partial<Record<OnlineRole, PublicKeyInfo>> = {};
-      if (dialect === 'spec') for (const r of roles) newKeys[r] = (await fresh(r)).publicKey;
-      changes.push({ kind: 'rotate-online-keys', roles, newKeys });
-    } else changes.push(a);
-  }
+  const { changes, generated } = await materializeChanges(asked, dialect, keyType, (file) => publicKeyFile(io, file));
 
   const signers = new Map<string, Signer>();
   heldSigners(ring, current, signers);
