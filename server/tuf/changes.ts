@@ -191,7 +191,7 @@ function checkKind(dialect: Dialect, change: Change): void {
 }
 
 /** Refuses two changes that contradict each other (the same threshold twice, a role rotated twice…). */
-function checkCombination(changes: readonly Change[]): void {
+function checkCombination(changes: readonly Change[], dialect: Dialect): void {
   const seen = new Set<string>();
   const once = (key: string, what: string): void => {
     if (seen.has(key)) throw refused(`${what} is asked for twice`, 'Give each change once per run.');
@@ -205,7 +205,8 @@ function checkCombination(changes: readonly Change[]): void {
     if (c.kind === 'remove-key') once(`remove:${c.keyid.toLowerCase()}`, `removing key ${c.keyid}`);
     if (c.kind === 'rotate-online-keys') {
       once('online', 'rotating the online keys');
-      for (const r of c.roles) {
+      // A Factory's online targets key is not its offline one: fioctl's rotate-all-keys rotates both.
+      for (const r of dialect === 'foundries' ? [] : c.roles) {
         if (seen.has(`rotate:${r}`)) throw refused(`the ${r} key is rotated twice (--rotate-key and --rotate-online-keys)`, 'Give one of them.');
         seen.add(`rotate:${r}`);
       }
@@ -218,7 +219,7 @@ function checkCombination(changes: readonly Change[]): void {
 export function planChanges(base: Root, changes: readonly Change[], ctx: ChangeContext): ChangePlan {
   const dialect = base.dialect;
   const { now } = ctx;
-  checkCombination(changes);
+  checkCombination(changes, dialect);
   for (const c of changes) checkKind(dialect, c);
   const foundries = dialect === 'foundries';
   const summary: string[] = [];

@@ -36,6 +36,7 @@ import { LocalSigner } from '../../tuf/sign.js';
 import { verifyRootUpdate } from '../../tuf/verify.js';
 import { readFileLimited } from '../../util/fs-atomic.js';
 import { materializeChanges } from '../../change-keys.js';
+import { oldOfflineTargetsKey, resignProductionTargets } from '../../change-factory.js';
 import type { AskedChange as Asked, GeneratedKey as Generated } from '../../change-keys.js';
 import { choice, one, parseArgs, usage } from '../args.js';
 import { formatDiff, formatReport } from '../format.js';
@@ -153,14 +154,15 @@ export function parseChanges(argv: readonly string[]): { argv: string[]; asked: 
   return { argv: out, asked };
 }
 
-/** `--keys` may repeat and mix one archive with PEM files or folders (the practice repository's online keys). */
+/** `--keys` may repeat: archives (the first is the base of --out) and PEM files or folders (the practice repository's online keys). */
 export async function loadKeys(inputs: string[]): Promise<KeyRing> {
   const archives = inputs.filter((p) => /\.(tgz|tar\.gz)$/i.test(p));
   const others = inputs.filter((p) => !archives.includes(p));
-  if (archives.length > 1) throw usage('Give at most one key archive (.tgz) in --keys; add PEM files or folders beside it.');
-  const ring: KeyRing = archives[0] !== undefined
-    ? keyRingFromArchive(await readKeyArchive(await readFileLimited(archives[0], ARCHIVE_FILE_LIMIT, 'key archive'), { name: path.basename(archives[0]) }), archives[0])
-    : { source: others.join(', '), archive: undefined, keys: [] };
+  const read = async (file: string): Promise<KeyRing> =>
+    keyRingFromArchive(await readKeyArchive(await readFileLimited(file, ARCHIVE_FILE_LIMIT, 'key archive'), { name: path.basename(file) }), file);
+  // The first archive is the one --out copies; further archives (a Factory's targets keys) only lend keys.
+  const ring: KeyRing = archives[0] !== undefined ? await read(archives[0]) : { source: others.join(', '), archive: undefined, keys: [] };
+  for (const more of archives.slice(1)) ring.keys.push(...(await read(more)).keys);
   if (others.length > 0) {
     const pems = await loadKeyRing(others);
     ring.keys.push(...pems.keys);
@@ -233,24 +235,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const willGenerate = asked.some((a) => a.kind === 'rotate-key' || (a.kind === 'add-key' && a.keyFile === undefined) || (a.kind === 'rotate-online-keys' && !factory));
   if (willGenerate && !dryRun && out === undefined) throw usage('--out is required: where to write the new key archive (the input archive plus the new keys).');
-  if (factory) {
-    const targets = asked.find((a) => a.kind === 'rotate-key' && a.role === 'targets');
-    if (targets !== undefined) {
-      throw new AppError(
-        'CHANGE_REFUSED',
-        "Rotating a Factory's offline targets key re-signs its production and wave targets (E15/E16), which this version of tuf-rotate cannot do yet.",
-        'Use `fioctl keys tuf rotate-offline-key --role=targets` for now; root-level changes (root key, add/remove key, thresholds, expiry) work here.',
-      );
-    }
-    if (asked.some((a) => a.kind === 'rotate-online-keys')) {
-      throw new AppError(
-        'CHANGE_REFUSED',
-        "Rotating a Factory's online keys needs the Factory to generate them (gen-online-keys, E14), which this version of tuf-rotate cannot ask for yet.",
-        'Use `fioctl keys tuf updates rotate-online-key` inside a transaction for now.',
-      );
-    }
-  }
-
   const backend = await backendFor(args, io, 'change');
   const ring = await loadKeys(keysIn);
   const t = now(io);
@@ -276,16 +260,31 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   // The base the target says to start from (a Factory stages version + 1 in a transaction).
   const begun = await backend.begin(changelog ?? 'Change TUF keys');
+  const client = backend.kind === 'factory' || backend.kind === 'practice' ? (backend as FoundriesBackend).client : undefined;
   try {
+    let base = begun.base;
     let extra: Partial<ChangeContext> = { bumpVersion: begun.bumpVersion };
     if (begun.polisId !== undefined) extra.polisId = begun.polisId;
     if (begun.prodTargetsThreshold !== undefined) extra.prodTargetsThreshold = begun.prodTargetsThreshold;
-    if (backend.kind === 'factory' || backend.kind === 'practice') {
-      const online = (await (backend as FoundriesBackend).client.updates()).updated?.onlineKeys;
-      if (online !== undefined) extra = { ...extra, onlineKeyIds: online };
+    let currentOnlineTargets: string | undefined;
+    if (client !== undefined) {
+      // Online keys first (fioctl rotate-all-keys' order): the Factory generates them in the staged roots (E14).
+      const online = asked.find((a) => a.kind === 'rotate-online-keys');
+      if (online !== undefined && online.kind === 'rotate-online-keys') {
+        const roles = online.roles.length > 0 ? online.roles : [...ONLINE_ROLES];
+        await client.genOnlineKeys({ txid: '', keyType: keyType === 'rsa' ? 'RSA' : 'ED25519', roles });
+      }
+      const updates = await client.updates();
+      if (updates.updated !== undefined) {
+        base = updates.updated.ciRoot;
+        extra = { ...extra, onlineKeyIds: updates.updated.onlineKeys };
+        const prodT = updates.updated.prodRoot?.roles['targets']?.threshold;
+        if (prodT !== undefined) extra.prodTargetsThreshold = prodT;
+      }
+      currentOnlineTargets = updates.current.onlineKeys.targets;
     }
-    heldSigners(ring, begun.base, signers);
-    const plan = planChanges(begun.base, changes, ctxBase(begun.base, extra));
+    heldSigners(ring, base, signers);
+    const plan = planChanges(base, changes, ctxBase(base, extra));
     const rules = signatureNeeds(plan, [...signers.keys()]);
     const unmet = unmetRules(rules).filter((r) => r.document === 'root');
     if (unmet.length > 0) {
@@ -306,6 +305,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (!report.ok) {
       if (!json) io.stdout(formatReport(report) + '\n');
       throw new AppError('VERIFY_FAILED', `The new root does not pass the client rules: ${failedRules(report)}.`, 'Nothing was written or published; fix the cause above and run again.');
+    }
+    // Factory targets-key rotation: production tags and waves the old offline key signed, signed by the new one (read only here).
+    let factoryTargets: Awaited<ReturnType<typeof resignProductionTargets>> | undefined;
+    const newTargets = plan.newKeys.find((k) => k.role === 'targets' && k.via === 'rotate-key');
+    if (client !== undefined && newTargets !== undefined) {
+      const old = oldOfflineTargetsKey(current, currentOnlineTargets, ring);
+      factoryTargets = await resignProductionTargets(client, old, { keyid: newTargets.keyid, signer: signers.get(newTargets.keyid) as Signer });
     }
     const diff = diffRoots(current, root, { now: t, heldKeyIds: [...signers.keys()] });
     // fioctl keeps one active key of a role per archive file ("It is not allowed to store more than one active private key per file").
@@ -332,6 +338,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       newKeys: plan.newKeys.map((k) => ({ role: k.role, keyid: k.keyid, ...(k.owner !== undefined ? { owner: k.owner } : {}) })),
       removedKeyIds: plan.removedKeyIds,
       signedBy: signed.signedBy,
+      ...(factoryTargets !== undefined ? { resignedTargets: { tags: factoryTargets.tags, waves: factoryTargets.waves } } : {}),
+      ...(plan.serverOnlineKeys.length > 0 ? { onlineKeysGenerated: plan.serverOnlineKeys } : {}),
       expires: root.expires,
     };
     if (dryRun) {
@@ -345,6 +353,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (generated.length > 0) archive = await saveNewKeys(ring, generated, plan, resolvePath(io, out ?? ''), args.flags.has('overwrite'));
     if (archive !== undefined && !json) io.stdout(`New key archive saved: ${archive.path} (sha256 ${archive.sha256}).\n`);
 
+    if (factoryTargets !== undefined && client !== undefined && (factoryTargets.targetsSignatures !== undefined || factoryTargets.wavesSignatures !== undefined)) {
+      // Stage the targets signatures with the roots; FoundriesBackend's upload keeps them (§6.3 rule 12) and applies.
+      await client.put({
+        txid: '',
+        ciRoot: signed.root,
+        prodRoot: signed.prod ?? signed.root,
+        ...(factoryTargets.targetsSignatures !== undefined ? { targetsSignatures: factoryTargets.targetsSignatures } : {}),
+        ...(factoryTargets.wavesSignatures !== undefined ? { wavesSignatures: factoryTargets.wavesSignatures } : {}),
+      });
+    }
     const published = await backend.publish(signed.root, signed.prod);
     const after = verifyRootUpdate(current, published.readBack, { now: t });
     if (!after.ok) {
