@@ -220,9 +220,9 @@ export async function reviewFactory(client: FoundriesClient, opts: { now: Date; 
 }
 
 /** Cancels the open transaction (any admin may), then reads the state back to say what it is. */
-export async function cancelFactory(client: FoundriesClient): Promise<{ canceled: boolean; state: FactoryState }> {
+export async function cancelFactory(client: FoundriesClient): Promise<{ canceled: boolean; state: FactoryState; message: string }> {
   const before = await client.state();
-  if (before.status === 'NONE') return { canceled: false, state: before };
+  if (before.status === 'NONE') return { canceled: false, state: before, message: describeState(before) };
   if (before.status === 'APPLYING') {
     throw new AppError(
       'TARGET_CONFLICT',
@@ -231,7 +231,9 @@ export async function cancelFactory(client: FoundriesClient): Promise<{ canceled
     );
   }
   await client.cancel();
-  return { canceled: true, state: await client.state() };
+  const after = await client.state();
+  // "No changes were made" only when the served roots are still those of before the transaction.
+  return { canceled: true, state: after, message: describeState(after, before.ci.version) };
 }
 
 export type ApplyResult =

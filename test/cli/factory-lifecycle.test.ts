@@ -19,7 +19,7 @@ import type { RotationBase } from '../../server/backends/backend.js';
 import { prepareRotation, publishRotation, signAndVerify } from '../../server/ceremony.js';
 import { heldKeysForRole, keyRingFromArchive, loadKeyRing } from '../../server/keyring.js';
 import { addPracticeUsers } from '../../server/practice/create.js';
-import { buildPracticeFactory, practiceControl } from '../../server/practice/factory-server.js';
+import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import type { PracticeFaults } from '../../server/practice/factory-server.js';
 import { cli } from '../helpers/cli.js';
 
