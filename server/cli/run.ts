@@ -27,7 +27,7 @@ const TARGET = '(--repo DIR | --root ROOT.json --out-root NEW.json | --factory N
 export const COMMANDS: Record<string, CommandEntry> = {
   serve: {
     summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
-    usage: 'tuf-rotate serve [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]',
+    usage: 'tuf-rotate serve [--work DIR] [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]',
     load: () => import('./commands/serve.js'),
   },
   rotate: {
@@ -35,7 +35,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage:
       'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
-      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]',
+      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
+      '                  [--work DIR] [--abandon CEREMONY-ID]',
     load: () => import('./commands/rotate.js'),
   },
   verify: {
@@ -49,13 +50,13 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/diff.js'),
   },
   publish: {
-    summary: 'publish a separately signed root to a local repository',
-    usage: 'tuf-rotate publish --root NEW.json --repo DIR [--json]',
+    summary: 'finish the interrupted publish of a work folder\'s ceremony, or publish a separately signed root',
+    usage: 'tuf-rotate publish WORKDIR [--repo DIR | --factory NAME [--token-file F]] [--ceremony ID] [--yes] [--json]\n' + 'tuf-rotate publish --root NEW.json --repo DIR [--json]',
     load: () => import('./commands/publish.js'),
   },
   status: {
-    summary: 'how the last rotation saved in a folder ended, and which key archive is valid',
-    usage: 'tuf-rotate status [DIR] [--repo DIR] [--json]',
+    summary: 'the ceremony of a work folder, reconciled with its target, and which key archive is valid',
+    usage: `tuf-rotate status [WORKDIR | --work DIR] [${TARGET}] [--ceremony ID] [--json]`,
     load: () => import('./commands/status.js'),
   },
   practice: {
