@@ -168,12 +168,14 @@ export async function publishSaved(
   backend: Backend,
   now: Date,
   progress: Progress = () => {},
+  /** The backend began this ceremony's Factory transaction in this process (it holds the txid). */
+  live = false,
 ): Promise<{ location: string; readBack: Root; report: VerifyReport }> {
   const d = c.data;
   if (d.state !== 'keys-saved') {
     throw new AppError('SESSION_STATE', `Ceremony ${c.id} is ${d.state}: there is no saved-but-unpublished root to publish.`, 'Run tuf-rotate status to see what it allows.');
   }
-  if (d.target.kind === 'factory' || d.target.kind === 'practice') {
+  if (!live && (d.target.kind === 'factory' || d.target.kind === 'practice')) {
     throw new AppError('TARGET_NOT_CONFIGURED', 'Finishing an interrupted Factory publish (re-apply of the staged transaction) is not available in this build yet.', 'Keep both key archives; run tuf-rotate status to see the Factory\'s state.');
   }
   const saved = c.savedArchive();

@@ -108,7 +108,7 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     // The server gets a temp folder of its own (other tests run at the same time and use os.tmpdir()).
     serverTmp = path.join(tmp, 'server-tmpdir');
     await fs.mkdir(serverTmp);
-    server = spawn(process.execPath, [MAIN, 'serve', '--practice', path.join(tmp, 'practice'), '--port', '0'], {
+    server = spawn(process.execPath, [MAIN, 'serve', '--practice', path.join(tmp, 'practice'), '--work', path.join(tmp, 'practice'), '--port', '0'], {
       cwd: tmp,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TMPDIR: serverTmp },
