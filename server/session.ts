@@ -13,7 +13,7 @@ import { FoundriesBackend } from './backends/foundries.js';
 import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundries-client.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
-import { prepareRotation, publishRotation, saveArchive, signAndVerify } from './ceremony.js';
+import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
 import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
