@@ -23,7 +23,7 @@ import type { Reconciled } from './ceremony/reconcile.js';
 import { openCeremony, publishSaved, recordPlanned, recordSaved, recordSigned, startCeremony } from './ceremony/steps.js';
 import { CeremonyStore } from './ceremony/store.js';
 import { exists } from './util/fs-atomic.js';
-import { keyRingFromArchive } from './keyring.js';
+import { heldKeysForRole, keyRingFromArchive } from './keyring.js';
 import type { KeyRing } from './keyring.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
@@ -274,6 +274,7 @@ export class Session {
         ...(this.o.env ? { env: this.o.env } : {}),
         changes: [{ op: 'rotate-key', role: 'root', keyType: body.keyType }],
         ...(body.abandon !== undefined ? { abandon: body.abandon } : {}),
+        inputKeys: (current) => (heldKeysForRole(held.ring, current).size > 0 ? { source: 'the uploaded key archive', sha256: held.archive.sha256 } : undefined),
       });
       this.#ceremony = ceremony;
       let prep: PreparedRotation;

@@ -55,7 +55,7 @@ export async function openCeremony(
 export async function startCeremony(
   store: CeremonyStore,
   backend: Backend,
-  o: OpenOptions & { changes: JsonObject[]; abandon?: string; current?: Root },
+  o: OpenOptions & { changes: JsonObject[]; abandon?: string; current?: Root; inputKeys?: (current: Root) => CeremonyData['inputKeys'] },
 ): Promise<Ceremony> {
   const now = o.now ?? (() => new Date());
   const open = await openCeremony(store, { ...o, backend });
@@ -105,6 +105,7 @@ export async function startCeremony(
     changes: o.changes,
     signatures: [],
     ...(trustedArchive ? { trustedArchive } : {}),
+    ...(o.inputKeys?.(current) ? { inputKeys: o.inputKeys(current) } : {}),
     newKeys: [],
   };
   await store.create(data);

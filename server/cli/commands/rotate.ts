@@ -9,7 +9,7 @@ import { recordPlanned, recordPublished, recordSaved, recordSigned, startCeremon
 import { CeremonyStore } from '../../ceremony/store.js';
 import { resolveWorkDir } from '../../ceremony/workdir.js';
 import { AppError } from '../../errors.js';
-import { loadKeyRing } from '../../keyring.js';
+import { heldKeysForRole, loadKeyRing } from '../../keyring.js';
 import type { KeyRing } from '../../keyring.js';
 import { diffRoots } from '../../tuf/diff.js';
 import type { KeyAlgorithm } from '../../tuf/model.js';
@@ -67,12 +67,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let ceremony: Ceremony | undefined;
   if (work !== undefined) {
     const abandon = one(args, 'abandon');
+    // The keys given are recorded as the valid archive only when they hold a key of the root served now.
+    const given = firstTime ? undefined : await inputKeysOf(keysIn, ring);
     ceremony = await startCeremony(new CeremonyStore(work), backend, {
       who: io.env['USER'] ?? 'operator',
       now: () => now(io),
       env: io.env as NodeJS.ProcessEnv,
       changes: [{ op: 'rotate-key', role: 'root', keyType }],
       ...(abandon !== undefined ? { abandon } : {}),
+      inputKeys: (current) => (given && heldKeysForRole(ring, current).size > 0 ? given : undefined),
     });
   }
   const cancelled = async (why: string): Promise<void> => {
