@@ -81,6 +81,8 @@ export interface CeremonyData {
   newKeys: NewKey[];
   txid?: string;
   published?: { location: string; version: number; at: string };
+  /** #13: the current root had expired; the reason given to rotate from it anyway. */
+  allowExpired?: { reason: string; expired: string };
   /** Reconcile saw the target serve a later root than ours (published, then moved on). */
   movedOnTo?: number;
 }

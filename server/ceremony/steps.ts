@@ -134,6 +134,7 @@ export async function recordPlanned(c: Ceremony, prep: PreparedRotation, backend
     newKeys: [{ keyid: prep.plan.newKeyId, role: 'root', algorithm: prep.newKey.algorithm, ...(plannedPath !== undefined ? { plannedPath } : {}) }],
     ...(txid !== undefined ? { txid } : {}),
     ...(o.inputKeys ? { inputKeys: o.inputKeys } : {}),
+    ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}),
   };
   const data = { newVersion: next.version, newKeyId: prep.plan.newKeyId, sha256: documents[0]?.sha256 ?? '' };
   if (txid !== undefined || backend.kind === 'factory' || backend.kind === 'practice') await c.transition('staged', 'planned; the target staged the transaction', patch, data);

@@ -122,7 +122,7 @@ describe('the ceremony at the command line', () => {
     assert.match(again.stderr, /keys\.v2\.tgz/);
     assert.ok(!existsSync(path.join(p.dir, 'other.tgz')));
 
-    const pub = await cli(['publish', p.work, '--json']);
+    const pub = await cli(['publish', p.work, '--yes', '--json']);
     assert.equal(pub.code, 0, pub.stderr);
     st = (await cli(['status', p.work, '--json'])).json() as unknown as Status & { newArchive: { path: string } };
     assert.equal(st.state, 'published');

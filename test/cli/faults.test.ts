@@ -99,7 +99,7 @@ describe('fault injection: SIGKILL at every step boundary', { skip: existsSync(M
       // Completing from a fresh start: publish WORKDIR finishes a saved ceremony; otherwise a new rotation from the valid archive.
       let by = 'nothing left';
       if (st.state === 'keys-saved') {
-        const pub = await cli(['publish', work, '--json']);
+        const pub = await cli(['publish', work, '--yes', '--json']);
         assert.equal(pub.code, 0, pub.stderr);
         by = 'publish WORKDIR';
       } else if (st.state !== 'published') {

@@ -11,15 +11,20 @@ import { AppError } from '../../errors.js';
 import { toDocument } from '../../tuf/metadata.js';
 import { verifyRootUpdate } from '../../tuf/verify.js';
 import { one, parseArgs, required, usage } from '../args.js';
+import { confirm } from '../factory.js';
 import { formatReport } from '../format.js';
 import type { CliIo } from '../io.js';
 import { now, readRootFile } from '../io.js';
 import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file', 'work', 'ceremony', 'out-root'], flags: ['json', 'yes'] });
+  const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file', 'txid', 'work', 'ceremony', 'out-root'], flags: ['json', 'yes'] });
   if (args.positionals.length > 1) throw usage('publish takes at most one work folder.');
   if (args.positionals.length === 1 || one(args, 'work') !== undefined) return finish(args.positionals[0] ?? one(args, 'work') ?? '', args, io);
+  if (one(args, 'factory') !== undefined && one(args, 'root') === undefined) {
+    // Apply the Factory's staged, signed transaction, or re-run apply after a partial apply.
+    return (await import('../publish-factory.js')).publishFactory(args, io);
+  }
   const next = await readRootFile(io, required(args, 'root'));
   if (one(args, 'factory') !== undefined) {
     throw new AppError('TARGET_NOT_CONFIGURED', 'Publishing a separately signed root to a Factory is not supported yet: a Factory rotation also needs the signed production root.', 'Run tuf-rotate rotate --factory NAME on the machine that holds the keys.');
@@ -27,7 +32,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const backend = await backendFor(args, io, 'publish');
   const current = await backend.currentRoot();
   const t = now(io);
-  const report = verifyRootUpdate(current, next, { now: t });
+  const report = verifyRootUpdate(current, next, { now: t, factory: backend.kind === 'factory' || backend.kind === 'practice' });
   if (!report.ok) {
     if (!args.flags.has('json')) io.stdout(formatReport(report) + '\n');
     throw new AppError('VERIFY_FAILED', `${required(args, 'root')} does not pass the client rules against the target's version ${current.version}: ${failedRules(report)}.`, 'Nothing was published. Sign the root against the target\'s current version.');
@@ -67,13 +72,29 @@ async function finish(workArg: string, args: ReturnType<typeof parseArgs>, io: C
     say({ version: reconciled.version, alreadyPublished: true }, `Nothing left to do: ${reconciled.message}`);
     return 0;
   }
+  const kind = ceremony.data.target.ref.kind;
+  if ((kind === 'factory' || kind === 'practice') && (ceremony.state === 'keys-saved' || ceremony.state === 'partly-applied' || ceremony.state === 'staged' || ceremony.state === 'signed')) {
+    // A Factory: apply the staged, signed transaction, or re-run apply until both chains are published.
+    const ref = ceremony.data.target.ref;
+    const options = new Map<string, string[]>([
+      ['factory', [ref.factory]],
+      ['api-url', [one(args, 'api-url') ?? ref.apiUrl]],
+      ...(tokenFile !== undefined ? [['token-file', [tokenFile]] as [string, string[]]] : []),
+      ...(ceremony.data.txid !== undefined ? [['txid', [ceremony.data.txid]] as [string, string[]]] : []),
+    ]);
+    const flags = new Set([...args.flags].filter((f) => f === 'yes' || f === 'json'));
+    const code = await (await import('../publish-factory.js')).publishFactory({ command: 'publish', positionals: [], options, flags }, io);
+    // Reconcile again so the ceremony records what the Factory now serves.
+    await findCeremony(work, { who: io.env['USER'] ?? 'operator', env: io.env as NodeJS.ProcessEnv, id: ceremony.id, ...(tokenFile !== undefined ? { tokenFile } : {}) }).catch(() => undefined);
+    return code;
+  }
   if (ceremony.state !== 'keys-saved') {
     throw new AppError('SESSION_STATE', `Ceremony ${ceremony.id} is ${ceremony.state}: ${reconciled.message}`, ceremony.state === 'partly-applied' ? 'Re-applying a Factory transaction is not available in this build yet; keep both key archives.' : 'There is no saved root to publish; run tuf-rotate status.');
   }
   const backend = given ?? (await backendFromRef(ceremony.data.target.ref, { env: io.env as NodeJS.ProcessEnv, ...(tokenFile !== undefined ? { tokenFile } : {}) }));
   if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${ceremony.data.target.description} from the ceremony alone.`, 'Name the target (--repo DIR, or --factory NAME with --token-file).');
   const newVersion = ceremony.proposalRoot('root')?.version;
-  if (!json) io.stdout(`Publishing root version ${newVersion ?? '?'} of ${ceremony.data.target.description} (ceremony ${ceremony.id}).\n`);
+  await confirm(io, `Publish root version ${newVersion ?? '?'} to ${ceremony.data.target.description} (ceremony ${ceremony.id})?`, args.flags.has('yes'));
   const progress = (step: string): void => io.onStep?.(step);
   const result = await publishSaved(ceremony, backend, now(io), progress);
   const saved = ceremony.savedArchive();

@@ -32,7 +32,7 @@ async function inputKeysOf(paths: string[], ring: KeyRing): Promise<{ source: st
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, {
-    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'work', 'abandon'],
+    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'work', 'abandon', 'allow-expired'],
     flags: ['dry-run', 'json', 'overwrite', 'first-time'],
   });
   noPositionals(args);
@@ -40,6 +40,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const keyType = choice<KeyAlgorithm>(args, 'key-type', ['ed25519', 'rsa', 'ecdsa'], 'ed25519');
   const expiresDays = intOption(args, 'expires', 1, 3650);
   const changelog = one(args, 'changelog');
+  const allowExpired = one(args, 'allow-expired');
   const keysIn = (args.options.get('keys') ?? []).map((k) => resolvePath(io, k));
   const firstTime = args.flags.has('first-time');
   if (firstTime && one(args, 'factory') === undefined) throw usage('--first-time applies to --factory only.');
@@ -92,6 +93,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       now: t,
       ...(changelog !== undefined ? { changelog } : {}),
       ...(expiresDays !== undefined ? { expiresDays } : {}),
+      ...(allowExpired !== undefined ? { allowExpired: { reason: allowExpired } } : {}),
       ...(firstTime ? { firstTimeOut: outPath } : {}),
     }, progress);
   } catch (e) {
@@ -118,6 +120,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     newKeyId: prep.plan.newKeyId,
     removedKeyIds: prep.plan.removedKeyIds,
     expires: signed.root.expires,
+    ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}),
   };
   if (dryRun) {
     await backend.abort();
