@@ -136,6 +136,8 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(20_000);
+    // Publish asks for a confirmation naming the target and the version: accept it.
+    page.on('dialog', (d) => void d.accept());
     page.on('console', (msg) => {
       if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
     });
