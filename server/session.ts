@@ -83,7 +83,7 @@ export class Session {
 
   /** Opens the work folder's current ceremony and reconciles it with its target (server start, every page load). */
   async open(): Promise<{ ceremony: Ceremony; reconciled: Reconciled } | undefined> {
-    const opened = await openCeremony(this.#store, { who: 'server', now: this.o.now, ...(this.o.env ? { env: this.o.env } : {}), ...(this.#target ? { backend: this.#target } : {}) });
+    const opened = await openCeremony(this.#store, { who: 'server', now: this.o.now, adoptPractice: true, ...(this.o.env ? { env: this.o.env } : {}), ...(this.#target ? { backend: this.#target } : {}) });
     if (opened && opened.ceremony.id !== this.#ceremony?.id) {
       // Another process (the CLI, or an earlier server) started a ceremony: this process's memory of steps is not it.
       this.#prep = undefined;
@@ -386,7 +386,9 @@ export class Session {
   #publishCeremony(c: Ceremony, live = false): Job {
     return this.jobs.start('publish', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
-      const backend = this.#target && sameTarget(refOf(this.#target), c.data.target.ref) ? this.#target : await backendFromRef(c.data.target.ref, this.o.env ? { env: this.o.env } : {});
+      const ref = this.#target ? refOf(this.#target) : undefined;
+      const same = ref !== undefined && (sameTarget(ref, c.data.target.ref) || (ref.kind === 'practice' && c.data.target.ref.kind === 'practice' && ref.factory === c.data.target.ref.factory));
+      const backend = this.#target && same ? this.#target : await backendFromRef(c.data.target.ref, this.o.env ? { env: this.o.env } : {});
       if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${c.data.target.description} from this server.`, `Choose ${c.data.target.description} as the target, then publish again.`);
       const now = this.o.now();
       const result = await publishSaved(c, backend, now, progress, live && backend === this.#target);

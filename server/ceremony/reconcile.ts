@@ -58,11 +58,11 @@ export function refOf(b: Backend): TargetRef {
   return { kind: 'offline' };
 }
 
-/** Whether two refs name the same target (a practice factory's port changes between starts: its name counts). */
+/** Whether two refs name the same target (same path; same Factory name and API URL). */
 export function sameTarget(a: TargetRef, b: TargetRef): boolean {
   if (a.kind === 'repo' && b.kind === 'repo') return path.resolve(a.dir) === path.resolve(b.dir);
   if (a.kind === 'offline' && b.kind === 'offline') return a.rootFile === b.rootFile && a.outRoot === b.outRoot;
-  if ((a.kind === 'factory' || a.kind === 'practice') && a.kind === b.kind) return a.factory === b.factory && (a.kind === 'practice' || a.apiUrl === b.apiUrl);
+  if ((a.kind === 'factory' || a.kind === 'practice') && a.kind === b.kind) return a.factory === b.factory && a.apiUrl === b.apiUrl;
   return false;
 }
 

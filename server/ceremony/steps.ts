@@ -36,12 +36,15 @@ export function txidOf(b: Backend): string | undefined {
 /** Opens a ceremony (the current one by default) and reconciles it with its target. */
 export async function openCeremony(
   store: CeremonyStore,
-  o: OpenOptions & { id?: string; backend?: Backend | undefined },
+  o: OpenOptions & { id?: string; backend?: Backend | undefined; adoptPractice?: boolean },
 ): Promise<{ ceremony: Ceremony; reconciled: Reconciled } | undefined> {
   const data = o.id !== undefined ? await store.load(o.id) : await store.current();
   if (!data) return undefined;
   const ceremony = new Ceremony(store, data, o.who, o.now);
-  const backend = o.backend && sameTarget(refOf(o.backend), data.target.ref) ? o.backend : await backendFromRef(data.target.ref, { ...(o.env ? { env: o.env } : {}), ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}) });
+  const given = o.backend ? refOf(o.backend) : undefined;
+  // The server's embedded practice factory listens on a new port at each start: its name identifies it.
+  const adopt = o.adoptPractice === true && given?.kind === 'practice' && data.target.ref.kind === 'practice' && given.factory === data.target.ref.factory;
+  const backend = o.backend && given && (sameTarget(given, data.target.ref) || adopt) ? o.backend : await backendFromRef(data.target.ref, { ...(o.env ? { env: o.env } : {}), ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}) });
   const reconciled = await reconcile(ceremony, backend);
   return { ceremony, reconciled };
 }
@@ -58,7 +61,7 @@ export async function startCeremony(
   o: OpenOptions & { changes: JsonObject[]; abandon?: string; current?: Root; inputKeys?: (current: Root) => CeremonyData['inputKeys'] },
 ): Promise<Ceremony> {
   const now = o.now ?? (() => new Date());
-  const open = await openCeremony(store, { ...o, backend });
+  const open = await openCeremony(store, { ...o, backend, adoptPractice: true });
   if (open && !TERMINAL.has(open.ceremony.state)) {
     const c = open.ceremony;
     const r = open.reconciled;
