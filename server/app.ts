@@ -22,6 +22,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { recordRoutes } from './routes/record.js';
 import { rootRoutes } from './routes/root.js';
 import { rotationRoutes } from './routes/rotation.js';
+import { ceremonyRoutes } from './routes/ceremony.js';
 import { sessionRoutes } from './routes/session.js';
 import { targetRoutes } from './routes/target.js';
 import { installSecurity, isApiRequest } from './security.js';
@@ -131,6 +132,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     expiryRoutes(api, ctx);
     archiveRoutes(api, ctx);
     rotationRoutes(api, ctx);
+    ceremonyRoutes(api, ctx);
     jobRoutes(api, ctx);
     recordRoutes(api, ctx);
   });

@@ -103,7 +103,10 @@ export class Session {
     if (!opened) return { state: 'none', message: `There is no ceremony in the work folder ${this.o.workDir} yet.`, actions: ['new-ceremony'] };
     const r = opened.reconciled;
     const actions: NonNullable<RecoveryInfo['actions']> = [];
-    if (r.state === 'keys-saved' && r.target.kind !== 'factory' && r.target.kind !== 'practice') actions.push('publish-saved');
+    const factory = r.target.kind === 'factory' || r.target.kind === 'practice';
+    if (r.state === 'keys-saved' && !factory) actions.push('publish-saved');
+    if (factory && r.state === 'partly-applied') actions.push('re-apply');
+    if (factory && r.reachable && ((r.state === 'staged' || r.state === 'signed' || r.state === 'keys-saved') || r.otherTransaction?.status === 'STARTED')) actions.push('cancel');
     if (r.state !== 'partly-applied') actions.push('new-ceremony');
     return {
       state: r.state,
@@ -383,13 +386,57 @@ export class Session {
     return this.#publishCeremony(c);
   }
 
+  /** The backend of the ceremony's target: this server's target when it is the same one, else one made from the ceremony. */
+  async #backendOf(c: Ceremony): Promise<Backend> {
+    const ref = this.#target ? refOf(this.#target) : undefined;
+    const same = ref !== undefined && (sameTarget(ref, c.data.target.ref) || (ref.kind === 'practice' && c.data.target.ref.kind === 'practice' && ref.factory === c.data.target.ref.factory));
+    const backend = this.#target && same ? this.#target : await backendFromRef(c.data.target.ref, this.o.env ? { env: this.o.env } : {});
+    if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${c.data.target.description} from this server.`, `Choose ${c.data.target.description} as the target, then try again.`);
+    return backend;
+  }
+
+  /** Cancels the ceremony's open Factory transaction (nothing applied), then reads the state back. */
+  async cancelCeremony(): Promise<RecoveryInfo> {
+    this.#idle();
+    const opened = await this.open();
+    const c = opened?.ceremony;
+    if (!c || (c.data.target.kind !== 'factory' && c.data.target.kind !== 'practice')) {
+      throw state('There is no Factory transaction of this work folder\'s ceremony to cancel.', 'See the ceremony in GET /api/session.');
+    }
+    const backend = await this.#backendOf(c);
+    const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
+    if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
+    const r = await cancelFactory(backend.client);
+    await this.#discardRotation();
+    if (c.state === 'draft' || c.state === 'staged' || c.state === 'signed' || c.state === 'keys-saved') {
+      await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: r.message });
+    }
+    return this.#recovery(await this.open());
+  }
+
+  /** Re-runs apply after a partial apply, until both chains are published. */
+  startReapply(): Job {
+    this.#idle();
+    const c = this.#ceremony;
+    if (!c || c.state !== 'partly-applied') throw state('The work folder\'s ceremony is not partly applied.', 'See the ceremony in GET /api/session.');
+    return this.jobs.start('publish', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      const backend = await this.#backendOf(c);
+      const { FoundriesBackend, applyFactory } = await import('./backends/foundries.js');
+      if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
+      progress('publish', `Re-running apply on ${backend.description}`);
+      const r = await applyFactory(backend.client, { now: this.o.now(), ...(c.data.txid !== undefined ? { txid: c.data.txid } : {}), onStep: (s) => progress(s) });
+      if (r.outcome !== 'published') throw new AppError('TARGET_CONFLICT', `Nothing was applied on ${backend.description}.`, 'Read the state again: GET /api/session.');
+      await this.open();
+      this.#published = { location: backend.description, version: r.version, verify: r.verify.ci, report: r.verify.ci };
+      return { publish: { location: backend.description, version: r.version, verify: r.verify.ci } };
+    });
+  }
+
   #publishCeremony(c: Ceremony, live = false): Job {
     return this.jobs.start('publish', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
-      const ref = this.#target ? refOf(this.#target) : undefined;
-      const same = ref !== undefined && (sameTarget(ref, c.data.target.ref) || (ref.kind === 'practice' && c.data.target.ref.kind === 'practice' && ref.factory === c.data.target.ref.factory));
-      const backend = this.#target && same ? this.#target : await backendFromRef(c.data.target.ref, this.o.env ? { env: this.o.env } : {});
-      if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${c.data.target.description} from this server.`, `Choose ${c.data.target.description} as the target, then publish again.`);
+      const backend = await this.#backendOf(c);
       const now = this.o.now();
       const result = await publishSaved(c, backend, now, progress, live && backend === this.#target);
       this.#current = this.#target === backend ? result.readBack : this.#current;

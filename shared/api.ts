@@ -630,6 +630,12 @@ export const startPublish = { method: 'POST', path: '/api/publish', body: emptyB
  */
 export const startRecoveryPublish = { method: 'POST', path: '/api/recovery/publish', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
 
+/** A Factory ceremony: cancels its open transaction (any admin may; not while APPLYING); replies with the reconciled ceremony. */
+export const cancelCeremony = { method: 'POST', path: '/api/ceremony/cancel', body: emptyBody, reply: recoverySchema } as const satisfies Route;
+
+/** A partly applied Factory ceremony: re-runs apply until both chains are published (a job, like publish). */
+export const startReapply = { method: 'POST', path: '/api/ceremony/reapply', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
+
 export const getRecord = { method: 'GET', path: '/api/record', reply: recordSchema } as const satisfies Route;
 
 const jobParams = {
@@ -669,6 +675,8 @@ export const ROUTES = [
   downloadNewArchive,
   startPublish,
   startRecoveryPublish,
+  cancelCeremony,
+  startReapply,
   getRecord,
   getJob,
   jobEvents,

@@ -30,6 +30,8 @@ import {
   startPlan,
   startPublish,
   startRecoveryPublish,
+  startReapply,
+  cancelCeremony,
   startSave,
   startSign,
   uploadArchive,
@@ -356,6 +358,30 @@ export class Wizard {
       const job = await this.#runJob(() => call<{ jobId: string }>(startRecoveryPublish, {}));
       this.#publish = job.result?.publish ?? null;
       await this.#afterPublish();
+    });
+  }
+
+  /** A partly applied Factory ceremony: re-run apply until both chains are published. */
+  async reapply(): Promise<void> {
+    const r = this.#recovery;
+    if (!r) return;
+    if (!this.confirm(`Re-run apply on ${r.target?.description ?? 'the Factory'} to publish root version ${r.newVersion ?? '?'} on both chains?`)) return;
+    await this.#run('publish', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startReapply, {}));
+      this.#publish = job.result?.publish ?? null;
+      await this.#afterPublish();
+    });
+  }
+
+  /** Cancel the ceremony's open Factory transaction (nothing is applied). */
+  async cancelTransaction(): Promise<void> {
+    const r = this.#recovery;
+    if (!r) return;
+    const saved = r.newArchive !== undefined ? ` The new key archive ${r.newArchive} will never be valid.` : '';
+    if (!this.confirm(`Cancel the open TUF root updates on ${r.target?.description ?? 'the Factory'}? Nothing is applied.${saved}`)) return;
+    await this.#run('publish', async () => {
+      this.#recovery = await call<RecoveryInfo>(cancelCeremony, {});
+      this.#resetFrom('plan');
     });
   }
 
