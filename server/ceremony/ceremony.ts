@@ -59,6 +59,8 @@ export interface NewKey {
   plannedPath?: string;
   /** Once saved, read back and proven. */
   archive?: { path: string; sha256: string; provenAt: string };
+  /** The key lives in a hardware token: its URI (no PIN) and the no-backup acknowledgement, if one was needed. */
+  token?: { uri: string; noBackupAck?: string };
 }
 
 export interface CeremonyData {

@@ -37,6 +37,8 @@ export interface Reconciled {
   /** A Factory transaction this ceremony did not open. */
   otherTransaction?: { status: string; createdBy?: string };
   movedOnTo?: number;
+  /** The new root key lives in a hardware token: its URI and the no-backup acknowledgement. */
+  newKeyToken?: { uri: string; noBackupAck?: string };
   message: string;
 }
 
@@ -222,6 +224,7 @@ function view(c: Ceremony, seen: Observed | undefined, unreachable: string | und
     ...(d.txid !== undefined ? { txid: d.txid } : {}),
     reachable: seen !== undefined,
     ...(d.movedOnTo !== undefined ? { movedOnTo: d.movedOnTo } : {}),
+    ...(d.newKeys.find((k) => k.token)?.token ? { newKeyToken: d.newKeys.find((k) => k.token)?.token as { uri: string; noBackupAck?: string } } : {}),
   };
   if (seen?.updates && seen.updates.status !== 'NONE' && (d.txid === undefined || TERMINAL.has(d.state))) {
     base.otherTransaction = { status: seen.updates.status, ...(seen.updates.createdBy !== undefined ? { createdBy: seen.updates.createdBy } : {}) };

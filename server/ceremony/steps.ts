@@ -134,7 +134,15 @@ export async function recordPlanned(c: Ceremony, prep: PreparedRotation, backend
   const txid = txidOf(backend);
   const patch: Partial<CeremonyData> = {
     proposal: { newVersion: next.version, newKeyId: prep.plan.newKeyId, documents },
-    newKeys: [{ keyid: prep.plan.newKeyId, role: 'root', algorithm: prep.newKey.algorithm, ...(plannedPath !== undefined ? { plannedPath } : {}) }],
+    newKeys: [
+      {
+        keyid: prep.plan.newKeyId,
+        role: 'root',
+        algorithm: prep.newKey?.algorithm ?? prep.newToken?.signer.publicKey.algorithm ?? 'unknown',
+        ...(plannedPath !== undefined ? { plannedPath } : {}),
+        ...(prep.newToken ? { token: { uri: prep.newToken.signer.uri, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } } : {}),
+      },
+    ],
     ...(txid !== undefined ? { txid } : {}),
     ...(o.inputKeys ? { inputKeys: o.inputKeys } : {}),
     ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}),

@@ -54,6 +54,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         `Target: ${r.target.description}${r.version !== undefined ? `, serving version ${r.version}` : ''}${r.txid !== undefined ? `, transaction ${r.txid}` : ''}\n` +
         `Work folder: ${work}, ceremony ${r.id}\n`,
     );
+    // A new root key in a hardware token: where it lives (its URI; no secret), and the no-backup acknowledgement.
+    const token = r.newKeyToken;
+    if (token) io.stdout(`The new root key is in a hardware token: ${token.uri}${token.noBackupAck !== undefined ? ` (no backup, acknowledged: "${token.noBackupAck}")` : ''}.\n`);
   }
   return 0;
 }
