@@ -271,8 +271,9 @@ export const archiveSummarySchema = {
           keytype: str,
           algorithm,
           bits: int,
-          status: { type: 'string', enum: ['ok', 'missing-sec', 'missing-pub', 'mismatch', 'unknown-type', 'unparseable'] },
+          status: { type: 'string', enum: ['ok', 'token', 'missing-sec', 'missing-pub', 'mismatch', 'unknown-type', 'unparseable'] },
           problem: str,
+          tokenUri: str,
         },
       },
     },
@@ -614,6 +615,40 @@ export const uploadArchive = {
   reply: archiveReplySchema,
 } as const satisfies Route;
 
+/** A key in a hardware token (PKCS#11) as an old root key: module, token label, key label and the user PIN. */
+export const addTokenKey = {
+  method: 'POST',
+  path: '/api/keys/token',
+  body: {
+    type: 'object',
+    required: ['token', 'key', 'pin'],
+    additionalProperties: false,
+    properties: {
+      /** Absolute path of the PKCS#11 module; default: SoftHSM2's or OpenSC's usual path. */
+      module: { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' },
+      token: { type: 'string', minLength: 1, maxLength: 64 },
+      key: { type: 'string', minLength: 1, maxLength: 256 },
+      /** Used for C_Login only: never logged, stored or sent back. */
+      pin: { type: 'string', minLength: 1, maxLength: 256 },
+    },
+  },
+  reply: {
+    type: 'object',
+    required: ['archive', 'tokenKey'],
+    additionalProperties: false,
+    properties: {
+      archive: archiveSummarySchema,
+      rootKeys: rootKeysHeldSchema,
+      tokenKey: {
+        type: 'object',
+        required: ['uri', 'label', 'serial', 'manufacturer', 'model', 'algorithm', 'bits'],
+        additionalProperties: false,
+        properties: { uri: str, label: str, serial: str, manufacturer: str, model: str, algorithm, bits: int },
+      },
+    },
+  },
+} as const satisfies Route;
+
 export const startPlan = {
   method: 'POST',
   path: '/api/plan',
@@ -710,6 +745,7 @@ export const ROUTES = [
   getNewRoot,
   getExpiryCalendar,
   uploadArchive,
+  addTokenKey,
   startPlan,
   previewChanges,
   startSign,
@@ -738,6 +774,7 @@ export type TargetInfo = FromSchema<typeof targetInfoSchema>;
 export type ArchiveSummaryReply = FromSchema<typeof archiveSummarySchema>;
 export type RootKeysHeld = FromSchema<typeof rootKeysHeldSchema>;
 export type ArchiveReply = FromSchema<typeof archiveReplySchema>;
+export type TokenKeyReply = FromSchema<(typeof addTokenKey)['reply']>;
 export type PlanSummary = FromSchema<typeof planSummarySchema>;
 export type PlanResult = FromSchema<typeof planResultSchema>;
 export type ChangesPreviewReply = FromSchema<typeof changesPreviewSchema>;

@@ -35,10 +35,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
   rotate: {
     summary: 'rotate the root key: generate, sign, verify, save the new archive, publish',
     usage:
-      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
+      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR|pkcs11:URI --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
       '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
-      '                  [--allow-expired REASON]',
+      '                  [--allow-expired REASON]\n' +
+      '                  [--new-key pkcs11:token=LABEL;object=KEY-LABEL [--new-key-type ed25519|rsa|ecdsa | --new-key-exists] [--ack-no-backup REASON]]\n' +
+      '                  [--pkcs11-module LIB.so] [--pin-file FILE]',
     load: () => import('./commands/rotate.js'),
   },
   change: {

@@ -19,8 +19,10 @@ import type {
   SessionState,
   SignResult,
   TargetInfo,
+  TokenKeyReply,
 } from '../../shared/api.js';
 import {
+  addTokenKey,
   downloadNewArchive,
   getExpiryCalendar,
   getRecord,
@@ -283,6 +285,17 @@ export class Wizard {
       this.#archive = await upload<ArchiveReply>(uploadArchive, file);
       this.#resetFrom('archive');
       this.#root = await call<RootSummary>(getRoot);
+    });
+  }
+
+  /** A key in a hardware token joins the keys; the PIN goes to the local server for C_Login only. */
+  async addTokenKey(body: { module?: string; token: string; key: string; pin: string }): Promise<TokenKeyReply | undefined> {
+    return this.#run('keys', async () => {
+      const r = await call<TokenKeyReply>(addTokenKey, body);
+      this.#archive = { archive: r.archive, ...(r.rootKeys ? { rootKeys: r.rootKeys } : {}) };
+      this.#resetFrom('archive');
+      this.#root = await call<RootSummary>(getRoot);
+      return r;
     });
   }
 

@@ -202,7 +202,7 @@ async function publicKeyFile(io: CliIo, file: string): Promise<PublicKeyInfo> {
 /** The held private keys of every role of `root`, by key ID. */
 function heldSigners(ring: KeyRing, root: Root, into: Map<string, Signer>): void {
   for (const role of TOP_LEVEL_ROLES) {
-    for (const [keyid, held] of heldKeysForRole(ring, root, role)) into.set(keyid, new LocalSigner(held.key));
+    for (const [keyid, held] of heldKeysForRole(ring, root, role)) into.set(keyid, held.signer);
   }
 }
 
