@@ -38,6 +38,14 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TARGET_PARTIAL_APPLY',
   'TARGET_UNREACHABLE',
   'TARGET_AUTH_FAILED',
+  'REQUEST_TAMPERED',
+  'REQUEST_EXPIRED',
+  'REQUEST_MISMATCH',
+  'SIGNATURE_INVALID',
+  'SIGNATURE_SALT',
+  'SIGNATURE_KEY_NOT_REQUIRED',
+  'SIGNATURE_DUPLICATE',
+  'RECORD_TAMPERED',
 ]);
 
 export function reportError(e: unknown, io: CliIo, json: boolean): number {

@@ -49,14 +49,35 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/diff.js'),
   },
   publish: {
-    summary: 'publish a separately signed root to a local repository',
-    usage: 'tuf-rotate publish --root NEW.json --repo DIR [--json]',
+    summary: 'publish a separately signed root, or a signing request whose thresholds are met, to a local repository',
+    usage:
+      'tuf-rotate publish --root NEW.json --repo DIR [--json]\n' +
+      'tuf-rotate publish REQ.json --repo DIR [--keys KEYS] [--record RECORD.json] [--who NAME] [--json]',
     load: () => import('./commands/publish.js'),
   },
   status: {
-    summary: 'how the last rotation saved in a folder ended, and which key archive is valid',
-    usage: 'tuf-rotate status [DIR] [--repo DIR] [--json]',
+    summary: 'how the last rotation saved in a folder ended, and which key archive is valid; or who still signs a request',
+    usage: 'tuf-rotate status [DIR] [--repo DIR] [--json]\ntuf-rotate status REQ.json [--json]',
     load: () => import('./commands/status.js'),
+  },
+  request: {
+    summary: 'write a signing request for the next root, signed with the keys given (exit 3 while holders still sign)',
+    usage:
+      'tuf-rotate request --repo DIR --out REQ.json (--rotate-key root --new-key NEW.pem [--replace KEYID] | --next NEXT.json)\n' +
+      '                   [--keys KEYS]... [--owner KEYID|KEY.pem=NAME]... [--valid-days N] [--expires DAYS] [--note TEXT] [--who NAME] [--json]',
+    load: () => import('./commands/request.js'),
+  },
+  sign: {
+    summary: "sign a request as a holder (checked, diffed, SAS shown), or import a holder's signatures file or raw openssl signature",
+    usage:
+      'tuf-rotate sign REQ.json --keys KEYS... [--out SIGS.json] [--trusted ROOT.json | --repo DIR] [--json]\n' +
+      'tuf-rotate sign REQ.json --import SIGS.json|RAW.sig... [--keyid KEYID] [--payload NAME] [--who NAME] [--json]',
+    load: () => import('./commands/sign.js'),
+  },
+  record: {
+    summary: "verify a signed ceremony record: its hash chain, and its signatures against the published root",
+    usage: 'tuf-rotate record verify RECORD.json [--repo DIR] [--json]',
+    load: () => import('./commands/record.js'),
   },
   practice: {
     summary: 'make a practice repository or practice factory folder with its key archive',

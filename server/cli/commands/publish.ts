@@ -10,6 +10,7 @@ import { noPositionals, now, readRootFile } from '../io.js';
 import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
+  if (argv[1] !== undefined && !argv[1].startsWith('-')) return (await import('../../requests/cli.js')).runRequestPublish(argv, io);
   const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file'], flags: ['json'] });
   noPositionals(args);
   const next = await readRootFile(io, required(args, 'root'));

@@ -11,6 +11,7 @@ import { resolvePath } from '../io.js';
  * with what the repository serves (a run killed after publishing but before journaling it).
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
+  if (argv.slice(1).some((a) => /\.json$/i.test(a) && !a.startsWith('--'))) return (await import('../../requests/cli.js')).runRequestStatus(argv, io);
   const args = parseArgs(argv, { options: ['repo'], flags: ['json'] });
   if (args.positionals.length > 1) throw usage('status takes at most one folder.');
   const dir = resolvePath(io, args.positionals[0] ?? '.');
