@@ -375,3 +375,28 @@ export function missingKeys(checked: CheckedRequest, have: readonly RequestSigna
   }
   return [...out];
 }
+
+/**
+ * The valid signatures a partly signed next root already carries (a `--next` file, a Factory's
+ * staged root), each verified as an import would; empty or unverifiable entries are skipped, never
+ * collected (placeholders are never published).
+ */
+export function signaturesFromDocument(checked: CheckedRequest, payload: string, sigs: readonly Json[]): { accepted: Accepted[]; skipped: number } {
+  const accepted: Accepted[] = [];
+  let skipped = 0;
+  for (const s of sigs) {
+    if (!isJsonObject(s) || typeof s['keyid'] !== 'string' || typeof s['sig'] !== 'string') {
+      skipped++;
+      continue;
+    }
+    const raw = decodeSig(checked.request.dialect, s['sig']);
+    try {
+      const have = accepted.map((a) => ({ payload: a.payload, keyid: a.keyid, sig: '' }));
+      accepted.push(acceptSignature(checked, have, { payload, keyid: s['keyid'], raw: raw ?? new Uint8Array() }, `the signature by ${shortKeyId(s['keyid'])}`));
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      skipped++;
+    }
+  }
+  return { accepted, skipped };
+}

@@ -12,9 +12,9 @@ import { collect, formatMissing, formatTally, logEvent, signWithHeld, WAITING, w
 import { loadHeldKeys, readPemKey, writeCollected, writeRequestFiles, readSmall } from '../../requests/files.js';
 import { buildRequest, checkRequest } from '../../requests/request.js';
 import { sasBlock } from '../../requests/sas.js';
-import { emptyCollected, tally } from '../../requests/signatures.js';
+import { emptyCollected, encodeSig, signaturesFromDocument, tally } from '../../requests/signatures.js';
 import { shortKeyId } from '../../tuf/diff.js';
-import { isJsonObject, type JsonObject } from '../../tuf/json.js';
+import { isJsonObject, type Json, type JsonObject } from '../../tuf/json.js';
 import { publicKeyOf, samePublicKey } from '../../tuf/keys.js';
 import { parseRoot } from '../../tuf/metadata.js';
 import type { PublicKeyInfo, Root } from '../../tuf/model.js';
@@ -99,6 +99,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const held: HeldKey[] = keysIn.length > 0 ? await loadHeldKeys(keysIn) : [];
 
   let signed: JsonObject;
+  let existing: Json[] = [];
   if (nextFile !== undefined) {
     const bytes = await readSmall(resolvePath(io, nextFile), 'next root');
     let v: unknown;
@@ -108,6 +109,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       throw new AppError('JSON_INVALID', `${nextFile} is not valid JSON.`, 'Give the next root (a document with "signed", or the signed object itself).');
     }
     const obj = isJsonObject(v) && isJsonObject(v['signed']) ? v['signed'] : v;
+    if (isJsonObject(v) && Array.isArray(v['signatures'])) existing = v['signatures'];
     if (!isJsonObject(obj)) throw new AppError('ROOT_INVALID', `${nextFile} is not a root.`, 'Give the next root as JSON.');
     signed = obj;
   } else {
@@ -159,8 +161,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     trustedVersion: current.version,
     payloads: req.payloads.map((p) => `${p.name} v${p.version} sha256 ${p.sha256}`),
   });
+  // Signatures the --next file already carries: verified like any import; others are dropped.
+  const carried = signaturesFromDocument(checked, 'root', existing);
+  for (const a of carried.accepted) {
+    state = collect(state, { payload: a.payload, keyid: a.keyid, sig: encodeSig(req.dialect, a.raw) }, `next root file ${path.basename(nextFile ?? '')}`, who, t);
+  }
   if (held.length > 0) {
-    for (const s of await signWithHeld(checked, held)) state = collect(state, s, `tuf-rotate request (${s.label})`, who, t);
+    for (const s of await signWithHeld(checked, held)) {
+      if (state.signatures.some((h) => h.payload === s.payload && h.keyid === s.keyid)) continue;
+      state = collect(state, s, `tuf-rotate request (${s.label})`, who, t);
+    }
   }
   const bins = await writeRequestFiles(out, req);
   await writeCollected(out, state);
@@ -176,6 +186,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         ...req.summary.map((l) => `  ${l}`),
         ...formatTally(req, tl),
         ...formatMissing(checked, state.signatures, out),
+        ...(carried.skipped > 0 ? [`${carried.skipped} signature(s) in ${nextFile ?? ''} did not verify over these bytes and were dropped.`] : []),
         'Send REQ.json to each holder and read them the short authentication string over another channel.',
       ].join('\n') + '\n',
     );
