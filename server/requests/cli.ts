@@ -13,20 +13,63 @@ import { now as clock, resolvePath } from '../cli/io.js';
 import { AppError } from '../errors.js';
 import type { HeldKey } from '../keyring.js';
 import { shortKeyId } from '../tuf/diff.js';
-import type { JsonObject } from '../tuf/json.js';
+import type { Json, JsonObject } from '../tuf/json.js';
 import { samePublicKey } from '../tuf/keys.js';
 import { parseRoot, toDocument } from '../tuf/metadata.js';
 import type { Root } from '../tuf/model.js';
 import { verifySignature } from '../tuf/sign.js';
 import { verifyRootUpdate } from '../tuf/verify.js';
 import { readFileLimited, sha256Hex, writeFileAtomic } from '../util/fs-atomic.js';
-import { companionPath, loadHeldKeys, payloadPath, readCollected, readRequestFile, recordPath, writeCollected } from './files.js';
+import { companionPath, loadHeldKeys, payloadPath, readCollected, readRequestFile, recordPath, writeCollected, writeRequestFiles } from './files.js';
 import { appendEvent, eventHash, signRecord } from './record.js';
-import { checkRequest, keyNames, type CheckedRequest, type SigningRequest } from './request.js';
+import { buildRequest, checkRequest, keyNames, type BuildRequestInput, type CheckedRequest, type SigningRequest } from './request.js';
 import { sasBlock, sasLine } from './sas.js';
-import { encodeSig, missingKeys, signatureJson, tally, type Collected, type CollectedSignature, type RequestSignature, type Tally } from './signatures.js';
+import { emptyCollected, encodeSig, missingKeys, signatureJson, signaturesFromDocument, tally, type Collected, type CollectedSignature, type RequestSignature, type Tally } from './signatures.js';
 
 export const WAITING = 3;
+
+/**
+ * The one call a command needs to stop at a request (`request`, and `change --request` later):
+ * builds and checks the request, collects the valid signatures the next root already carries and
+ * those the held keys can make (each verified), writes REQ.json, the .bin files and REQ.sigs.json.
+ */
+export async function writeSigningRequest(opts: {
+  reqFile: string;
+  input: BuildRequestInput;
+  held: readonly HeldKey[];
+  who: string;
+  /** Signatures a partly signed next root carries, per payload name. */
+  existing?: Record<string, Json[]>;
+  existingFrom?: string;
+}): Promise<{ request: SigningRequest; checked: CheckedRequest; collected: Collected; bins: string[]; dropped: number; tally: Tally }> {
+  const t = opts.input.now;
+  const request = buildRequest(opts.input);
+  const checked = checkRequest(request, { now: t });
+  let state = logEvent(emptyCollected(request), 'request-written', opts.who, t, {
+    request: request.id,
+    sas: request.sas.hex,
+    target: request.target.description,
+    trusted: request.trusted.map((x) => `${x.name} v${x.version} sha256 ${x.sha256}`),
+    payloads: request.payloads.map((p) => `${p.name} v${p.version} sha256 ${p.sha256}`),
+  });
+  let dropped = 0;
+  for (const [payload, sigs] of Object.entries(opts.existing ?? {})) {
+    const carried = signaturesFromDocument(checked, payload, sigs);
+    dropped += carried.skipped;
+    for (const a of carried.accepted) {
+      state = collect(state, { payload: a.payload, keyid: a.keyid, sig: encodeSig(request.dialect, a.raw) }, opts.existingFrom ?? 'the next root', opts.who, t);
+    }
+  }
+  if (opts.held.length > 0) {
+    for (const s of await signWithHeld(checked, opts.held)) {
+      if (state.signatures.some((h) => h.payload === s.payload && h.keyid === s.keyid)) continue;
+      state = collect(state, s, `tuf-rotate (${s.label})`, opts.who, t);
+    }
+  }
+  const bins = await writeRequestFiles(opts.reqFile, request);
+  await writeCollected(opts.reqFile, state);
+  return { request, checked, collected: state, bins, dropped, tally: tally(checked, state.signatures) };
+}
 
 /** The operator's name for the event log: --who, else $USER. */
 export function whoOf(who: string | undefined, io: CliIo): string {

@@ -8,11 +8,9 @@ import path from 'node:path';
 import { LocalRepoBackend } from '../../backends/local-repo.js';
 import { AppError } from '../../errors.js';
 import type { HeldKey } from '../../keyring.js';
-import { collect, formatMissing, formatTally, logEvent, signWithHeld, WAITING, whoOf } from '../../requests/cli.js';
-import { loadHeldKeys, readPemKey, writeCollected, writeRequestFiles, readSmall } from '../../requests/files.js';
-import { buildRequest, checkRequest } from '../../requests/request.js';
+import { formatMissing, formatTally, WAITING, whoOf, writeSigningRequest } from '../../requests/cli.js';
+import { loadHeldKeys, readPemKey, readSmall } from '../../requests/files.js';
 import { sasBlock } from '../../requests/sas.js';
-import { emptyCollected, encodeSig, signaturesFromDocument, tally } from '../../requests/signatures.js';
 import { shortKeyId } from '../../tuf/diff.js';
 import { isJsonObject, type Json, type JsonObject } from '../../tuf/json.js';
 import { publicKeyOf, samePublicKey } from '../../tuf/keys.js';
@@ -143,38 +141,23 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const next = parseRoot({ signatures: [], signed }, 'the next root');
   const owners = await ownersOf(io, args.options.get('owner') ?? [], [current, next]);
   const note = one(args, 'note');
-  const req = buildRequest({
-    dialect: current.dialect,
-    target: { kind: 'repo', description: `repository ${path.basename(backend.dir)}` },
-    trusted: [{ name: 'root', bytes: trustedBytes }],
-    payloads: [{ name: 'root', trusted: 'root', signed }],
-    owners,
-    ...(note !== undefined ? { note } : {}),
-    now: t,
-    ...(validDays !== undefined ? { validDays } : {}),
+  const { request: req, checked, collected: state, bins, dropped, tally: tl } = await writeSigningRequest({
+    reqFile: out,
+    input: {
+      dialect: current.dialect,
+      target: { kind: 'repo', description: `repository ${path.basename(backend.dir)}` },
+      trusted: [{ name: 'root', bytes: trustedBytes }],
+      payloads: [{ name: 'root', trusted: 'root', signed }],
+      owners,
+      ...(note !== undefined ? { note } : {}),
+      now: t,
+      ...(validDays !== undefined ? { validDays } : {}),
+    },
+    held,
+    who,
+    existing: { root: existing },
+    existingFrom: `next root file ${path.basename(nextFile ?? '')}`,
   });
-  const checked = checkRequest(req, { now: t });
-  let state = logEvent(emptyCollected(req), 'request-written', who, t, {
-    request: req.id,
-    sas: req.sas.hex,
-    target: backend.description,
-    trustedVersion: current.version,
-    payloads: req.payloads.map((p) => `${p.name} v${p.version} sha256 ${p.sha256}`),
-  });
-  // Signatures the --next file already carries: verified like any import; others are dropped.
-  const carried = signaturesFromDocument(checked, 'root', existing);
-  for (const a of carried.accepted) {
-    state = collect(state, { payload: a.payload, keyid: a.keyid, sig: encodeSig(req.dialect, a.raw) }, `next root file ${path.basename(nextFile ?? '')}`, who, t);
-  }
-  if (held.length > 0) {
-    for (const s of await signWithHeld(checked, held)) {
-      if (state.signatures.some((h) => h.payload === s.payload && h.keyid === s.keyid)) continue;
-      state = collect(state, s, `tuf-rotate request (${s.label})`, who, t);
-    }
-  }
-  const bins = await writeRequestFiles(out, req);
-  await writeCollected(out, state);
-  const tl = tally(checked, state.signatures);
   if (json) {
     io.stdout(JSON.stringify({ ok: true, request: req.id, sas: req.sas, file: out, bins, complete: tl.complete, signed: state.signatures.map((s) => ({ payload: s.payload, keyid: s.keyid })) }) + '\n');
   } else {
@@ -186,7 +169,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         ...req.summary.map((l) => `  ${l}`),
         ...formatTally(req, tl),
         ...formatMissing(checked, state.signatures, out),
-        ...(carried.skipped > 0 ? [`${carried.skipped} signature(s) in ${nextFile ?? ''} did not verify over these bytes and were dropped.`] : []),
+        ...(dropped > 0 ? [`${dropped} signature(s) in ${nextFile ?? ''} did not verify over these bytes and were dropped.`] : []),
         'Send REQ.json to each holder and read them the short authentication string over another channel.',
       ].join('\n') + '\n',
     );
