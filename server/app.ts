@@ -19,6 +19,7 @@ import { JSON_BODY_LIMIT, type RouteContext } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { recordRoutes } from './routes/record.js';
+import { requestRoutes } from './routes/requests.js';
 import { rootRoutes } from './routes/root.js';
 import { rotationRoutes } from './routes/rotation.js';
 import { sessionRoutes } from './routes/session.js';
@@ -128,6 +129,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     rotationRoutes(api, ctx);
     jobRoutes(api, ctx);
     recordRoutes(api, ctx);
+    requestRoutes(api, now);
   });
 
   if (hasStatic && o.staticDir !== undefined) {

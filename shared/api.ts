@@ -10,6 +10,7 @@
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { ERROR_CODES } from './errors.js';
+import { importRequestSignature, openRequest } from './requests-api.js';
 
 export interface Route {
   readonly method: 'GET' | 'POST';
@@ -606,6 +607,8 @@ export const ROUTES = [
   getRecord,
   getJob,
   jobEvents,
+  openRequest,
+  importRequestSignature,
 ] as const;
 
 // ---------------------------------------------------------------------------------------------

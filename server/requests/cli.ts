@@ -93,17 +93,12 @@ export function formatTally(req: SigningRequest, t: Tally): string[] {
 }
 
 /** For every key still needed: the tuf-rotate command, and the exact openssl command over the extracted bytes. */
-export function formatMissing(checked: CheckedRequest, have: readonly RequestSignature[], reqFile: string): string[] {
+export function missingCommands(checked: CheckedRequest, have: readonly RequestSignature[], reqFile: string): { keyid: string; commands: string[] }[] {
   const req = checked.request;
-  const missing = missingKeys(checked, have);
-  if (missing.length === 0) return [];
   const base = path.basename(reqFile);
-  const lines = ['Who still has to sign, and how:'];
-  for (const id of missing) {
-    const key = req.keys[id];
-    const alg = key?.algorithm ?? '?';
-    lines.push(`  ${holderName(req, id)}, ${alg}:`);
-    lines.push(`    with tuf-rotate: tuf-rotate sign ${base} --keys KEY.pem   (send back the signatures file it writes)`);
+  return missingKeys(checked, have).map((id) => {
+    const alg = req.keys[id]?.algorithm ?? '?';
+    const commands = [`with tuf-rotate: tuf-rotate sign ${base} --keys KEY.pem   (send back the signatures file it writes)`];
     for (const p of req.payloads) {
       const doc = checked.payloads.get(p.name);
       if (doc === undefined || !doc.requirement.thresholds.some((t) => t.keyids.includes(id))) continue;
@@ -117,9 +112,20 @@ export function formatMissing(checked: CheckedRequest, have: readonly RequestSig
       } else {
         cmd = `openssl pkeyutl -sign -rawin -inkey KEY.pem -in ${bin} -out ${sig}`;
       }
-      lines.push(`    with openssl (${p.name}, bytes sha256 ${p.sha256.slice(0, 16)}…): ${cmd}`);
-      lines.push(`      then the coordinator runs: tuf-rotate sign ${base} --import ${sig} --keyid ${id}`);
+      commands.push(`with openssl (${p.name}, bytes sha256 ${p.sha256.slice(0, 16)}…): ${cmd}`);
+      commands.push(`  then the coordinator runs: tuf-rotate sign ${base} --import ${sig} --keyid ${id}`);
     }
+    return { keyid: id, commands };
+  });
+}
+
+export function formatMissing(checked: CheckedRequest, have: readonly RequestSignature[], reqFile: string): string[] {
+  const req = checked.request;
+  const missing = missingCommands(checked, have, reqFile);
+  if (missing.length === 0) return [];
+  const lines = ['Who still has to sign, and how:'];
+  for (const m of missing) {
+    lines.push(`  ${holderName(req, m.keyid)}, ${req.keys[m.keyid]?.algorithm ?? '?'}:`, ...m.commands.map((c) => `    ${c}`));
   }
   return lines;
 }

@@ -289,7 +289,10 @@ function samePublicKeyIds(checked: CheckedRequest, a: string, b: string): boolea
   return pa !== undefined && pb !== undefined && samePublicKey(pa, pb);
 }
 
-/** Parses a `tuf-rotate/signatures` file; undefined when the bytes are not one (then: a raw signature). */
+/**
+ * Parses a `tuf-rotate/signatures` file (or a coordinator's `tuf-rotate/collected-signatures`, which
+ * has the same `request` and `signatures`); undefined when the bytes are neither (then: a raw signature).
+ */
 export function tryParseSignaturesFile(bytes: Uint8Array): SignaturesFile | undefined {
   const text = Buffer.from(bytes).toString('utf8').trim();
   if (!text.startsWith('{')) return undefined;
@@ -300,7 +303,7 @@ export function tryParseSignaturesFile(bytes: Uint8Array): SignaturesFile | unde
     return undefined;
   }
   const f = v as Partial<SignaturesFile>;
-  if (!isJsonObject(v as Json) || f.format !== SIGNATURES_FORMAT) return undefined;
+  if (!isJsonObject(v as Json) || (f.format !== SIGNATURES_FORMAT && (f.format as unknown) !== COLLECTED_FORMAT)) return undefined;
   if (f.formatVersion !== 1 || typeof f.request !== 'string' || !Array.isArray(f.signatures)) {
     throw new AppError('REQUEST_INVALID', `the ${SIGNATURES_FORMAT} file is malformed or of an unknown version`, 'Ask the holder for the file their tuf-rotate wrote, unchanged.');
   }
@@ -309,7 +312,7 @@ export function tryParseSignaturesFile(bytes: Uint8Array): SignaturesFile | unde
       throw new AppError('REQUEST_INVALID', `an entry of the ${SIGNATURES_FORMAT} file lacks payload, keyid or sig`, 'Ask the holder for the file their tuf-rotate wrote, unchanged.');
     }
   }
-  return f as SignaturesFile;
+  return { ...(f as SignaturesFile), signatures: f.signatures.map(({ payload, keyid, sig, method }) => ({ payload, keyid, sig, ...(method !== undefined ? { method } : {}) })) };
 }
 
 /** Refuses a signatures file made for another request, naming both SASes. */
