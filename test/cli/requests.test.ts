@@ -346,5 +346,31 @@ for (const type of ['ed25519', 'rsa'] as const) {
         (x.signatures[0] as { sig: string }).sig = sig.toString('base64');
       });
     });
+
+    it('--next: a partly signed next root made elsewhere keeps its valid signatures, drops a bad one; with the keys given it is complete (exit 0)', async () => {
+      const v3 = parseRoot(await fs.readFile(path.join(s.repo, 'metadata', 'root.json')));
+      const signed = structuredClone(v3.signedJson);
+      signed['version'] = 4;
+      const bPriv = parsePemPrivateKey(await fs.readFile(s.keys.B, 'utf8'));
+      const [bSig] = await signRoot('spec', signed, [{ keyid: s.ids.B, signer: new LocalSigner(bPriv) }]);
+      const next = path.join(s.dir, 'next-v4.json');
+      await fs.writeFile(next, JSON.stringify({ signatures: [bSig, { keyid: s.ids.C, sig: 'ab'.repeat(32) }, { keyid: s.ids.A, sig: '' }], signed }));
+      const folder = path.join(s.dir, 'v4');
+      await fs.mkdir(folder);
+      const file = path.join(folder, 'REQ.json');
+      const r = await cli(['request', '--repo', s.repo, '--next', next, '--keys', s.keys.C, '--out', file]);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /2 signature\(s\) in .* did not verify over these bytes and were dropped/);
+      const collected = JSON.parse(await fs.readFile(path.join(folder, 'REQ.sigs.json'), 'utf8')) as { signatures: { keyid: string; from: string }[] };
+      assert.deepEqual(collected.signatures.map((x) => x.keyid).sort(), [s.ids.B, s.ids.C].sort());
+      const p = await cli(['publish', file, '--repo', s.repo]);
+      assert.equal(p.code, 0, p.stderr + p.stdout);
+      assert.match(p.stdout, /No ceremony record written/);
+      assert.equal(await clientRootVersion(s.repo, s.clientDir), 4);
+      // The same request again: the repository moved on.
+      const again = await cli(['publish', file, '--repo', s.repo, '--json']);
+      assert.equal(again.code, 1);
+      assert.equal(errorCode(again), 'TARGET_CONFLICT');
+    });
   });
 }
