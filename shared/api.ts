@@ -10,7 +10,7 @@
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { ERROR_CODES } from './errors.js';
-import { importRequestSignature, openRequest } from './requests-api.js';
+import { importRequestSignature, openRequest, verifyCeremonyRecord } from './requests-api.js';
 
 export interface Route {
   readonly method: 'GET' | 'POST';
@@ -657,6 +657,7 @@ export const ROUTES = [
   jobEvents,
   openRequest,
   importRequestSignature,
+  verifyCeremonyRecord,
 ] as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -126,6 +126,41 @@ export const openRequest = { method: 'POST', path: '/api/request/open', body: op
 /** Verifies a dropped signatures file or raw signature against the request; refusals carry their code. */
 export const importRequestSignature = { method: 'POST', path: '/api/request/import', body: importBody, reply: importReply } as const satisfies Route;
 
+export const recordViewSchema = {
+  type: 'object',
+  required: ['ok', 'request', 'sas', 'summary', 'target', 'published', 'head', 'signedBy', 'rootThreshold', 'events'],
+  additionalProperties: false,
+  properties: {
+    ok: bool,
+    request: str,
+    sas: str,
+    summary: strings,
+    target: str,
+    published: { type: 'object', required: ['version', 'sha256', 'location'], additionalProperties: false, properties: { version: int, sha256: str, location: str } },
+    head: str,
+    signedBy: strings,
+    rootThreshold: int,
+    events: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['seq', 'at', 'who', 'what', 'data', 'hash', 'prev'],
+        additionalProperties: false,
+        properties: { seq: int, at: str, who: str, what: str, data: str, hash: str, prev: str },
+      },
+    },
+  },
+} as const;
+
+/** Verifies a signed ceremony record (chain, head, embedded root, signatures) and returns every event for printing. */
+export const verifyCeremonyRecord = {
+  method: 'POST',
+  path: '/api/request/record',
+  body: { type: 'object', required: ['record'], additionalProperties: false, properties: { record: { type: 'object' } } },
+  reply: recordViewSchema,
+} as const satisfies Route;
+
+export type RecordView = FromSchema<typeof recordViewSchema>;
 export type RequestView = FromSchema<typeof requestViewSchema>;
 export type RequestSignatureJson = FromSchema<typeof requestSignatureSchema>;
 export type ImportReply = FromSchema<typeof importReply>;

@@ -1,6 +1,6 @@
 /** The page's signing-request panel (shared/requests-api.ts): open a request, import a signature. Stateless. */
 import type { FastifyInstance } from 'fastify';
-import { importRequestSignature, openRequest, type ImportReply, type ImportRequestBody, type OpenRequestBody, type RequestView } from '../../shared/requests-api.js';
+import { importRequestSignature, openRequest, verifyCeremonyRecord, type ImportReply, type ImportRequestBody, type OpenRequestBody, type RecordView, type RequestView } from '../../shared/requests-api.js';
 import { AppError } from '../errors.js';
 import { checkRequest, parseRequest, type CheckedRequest } from '../requests/request.js';
 import {
@@ -11,6 +11,7 @@ import {
   tryParseSignaturesFile,
   type RequestSignature,
 } from '../requests/signatures.js';
+import { eventHash, parseRecord, verifyRecord } from '../requests/record.js';
 import { requestView } from '../requests/view.js';
 import { shortKeyId } from '../tuf/diff.js';
 import { addRoute } from './context.js';
@@ -58,5 +59,22 @@ export function requestRoutes(app: FastifyInstance, now: () => Date): void {
     }
     const all = [...have, ...added];
     return { added, signatures: all, view: requestView(checked, all, now()) };
+  });
+  addRoute(app, verifyCeremonyRecord, async (req): Promise<RecordView> => {
+    const rec = parseRecord(JSON.stringify((req.body as { record: unknown }).record));
+    const check = verifyRecord(rec);
+    const s = rec.signed;
+    return {
+      ok: check.ok,
+      request: s.request,
+      sas: s.sas,
+      summary: s.summary,
+      target: typeof s.target['description'] === 'string' ? s.target['description'] : '',
+      published: s.published,
+      head: check.head,
+      signedBy: check.signedBy,
+      rootThreshold: check.rootThreshold,
+      events: s.events.map((e) => ({ seq: e.seq, at: e.at, who: e.who, what: e.what, data: JSON.stringify(e.data), hash: eventHash(e), prev: e.prev })),
+    };
   });
 }

@@ -43,6 +43,7 @@ describe('signing-request panel (chromium)', { skip, timeout: 90_000 }, () => {
   let serverErr = '';
   const files: Record<string, string> = {};
   let sas: string[] = [];
+  let repoDir = '';
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-e2e-req-'));
@@ -50,6 +51,7 @@ describe('signing-request panel (chromium)', { skip, timeout: 90_000 }, () => {
     // A repository whose root key is rotated to a key held by "newbie", who signs elsewhere.
     const made = await cli(['practice', path.join(tmp, 'p'), '--dialect', 'spec', '--json']);
     const { target: repo, archive } = made.json() as { target: string; archive: string };
+    repoDir = repo;
     const { generateKeyPairSync } = await import('node:crypto');
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     await fs.writeFile(path.join(tmp, 'n.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
@@ -157,5 +159,46 @@ describe('signing-request panel (chromium)', { skip, timeout: 90_000 }, () => {
     await alert.waitFor();
     assert.match(await alert.innerText(), /SIGNATURE_DUPLICATE/);
     await check('refused');
+  });
+
+  it('the coordinator publishes; the page checks the signed record and prints every event (PDF by chromium)', async () => {
+    const imp = await cli(['sign', path.join(tmp, 'REQ.json'), '--import', path.join(tmp, 'holder', 'newbie.json'), '--who', 'coordinator']);
+    assert.equal(imp.code, 0, imp.stderr);
+    const pub = await cli(['publish', path.join(tmp, 'REQ.json'), '--repo', repoDir, '--keys', path.join(tmp, 'n.pem'), '--who', 'coordinator']);
+    assert.equal(pub.code, 0, pub.stderr + pub.stdout);
+    const recordText = await fs.readFile(path.join(tmp, 'REQ.record.json'), 'utf8');
+    const events = (JSON.parse(recordText) as { signed: { events: { what: string }[] } }).signed.events;
+    assert.ok(events.length >= 5, `events: ${events.map((e) => e.what).join(', ')}`);
+
+    await page.emulateMedia({ media: 'screen', colorScheme: 'light' });
+    await page.setInputFiles('[data-testid=drop-record] input[type=file]', { name: 'REQ.record.json', mimeType: 'application/json', buffer: Buffer.from(recordText) });
+    const rec = page.getByTestId('ceremony-record');
+    await rec.waitFor();
+    assert.match(await rec.innerText(), /hash chain of \d+ events is intact/);
+    assert.equal(await page.getByTestId('record-event').count(), events.length);
+    await check('record');
+
+    // Printed: only the record, every event row visible, nothing clipped in a scroll box.
+    await page.emulateMedia({ media: 'print' });
+    for (const row of await page.getByTestId('record-event').all()) assert.ok(await row.isVisible(), 'every event row shows in print');
+    const clipped = await rec.evaluate((el) => {
+      const all = [el, ...Array.from(el.querySelectorAll('*'))] as { scrollHeight: number; clientHeight: number; scrollWidth: number; clientWidth: number }[];
+      return all.filter((x) => x.scrollHeight > x.clientHeight + 1 || x.scrollWidth > x.clientWidth + 1).length;
+    });
+    assert.equal(clipped, 0, 'no element of the record scrolls or clips');
+    assert.equal(await page.getByTestId('drop-record').isVisible(), false, 'only the record prints');
+    assert.equal(await page.getByTestId('sas-words').isVisible(), false, 'only the record prints');
+    await page.screenshot({ path: path.join(SHOTS, 'requests-record-print.png'), fullPage: true });
+    const pdf = await page.pdf({ format: 'A4', printBackground: true });
+    assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+    await fs.writeFile(path.join(SHOTS, 'requests-record.pdf'), pdf);
+    assert.ok(pdf.length > 5000, `a PDF of ${pdf.length} bytes`);
+    await page.emulateMedia({ media: 'screen' });
+
+    // A tampered record is refused with its code.
+    const tampered = JSON.parse(recordText) as { signed: { events: { who: string }[] } };
+    (tampered.signed.events[1] ?? { who: '' }).who = 'mallory';
+    await page.setInputFiles('[data-testid=drop-record] input[type=file]', { name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(tampered)) });
+    await page.getByText('RECORD_TAMPERED').waitFor();
   });
 });
