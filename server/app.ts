@@ -15,6 +15,7 @@ import type { Backend } from './backends/backend.js';
 import { AppError, installErrorHandler, toApiError } from './errors.js';
 import { Jobs } from './jobs.js';
 import { archiveRoutes } from './routes/archive.js';
+import { changesRoutes } from './routes/changes.js';
 import { JSON_BODY_LIMIT, type RouteContext } from './routes/context.js';
 import { expiryRoutes } from './routes/expiry.js';
 import { healthRoutes } from './routes/health.js';
@@ -126,6 +127,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     sessionRoutes(api, ctx);
     targetRoutes(api, ctx);
     rootRoutes(api, ctx);
+    changesRoutes(api, ctx);
     expiryRoutes(api, ctx);
     archiveRoutes(api, ctx);
     rotationRoutes(api, ctx);

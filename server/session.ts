@@ -193,6 +193,11 @@ export class Session {
     return { target: this.#targetInfo(backend), root: rootSummary(current, this.#archive?.ring, this.o.now()) };
   }
 
+  /** For the changes preview (server/changes-preview.ts): the current root and the uploaded keys, read only. */
+  async changesBase(): Promise<{ current: Root; ring: KeyRing | undefined }> {
+    return { current: await this.#currentRoot(), ring: this.#archive?.ring };
+  }
+
   async uploadArchive(bytes: Uint8Array): Promise<ArchiveReply> {
     this.#idle();
     this.#notPublished();

@@ -335,6 +335,58 @@ export const planResultSchema = {
   properties: { plan: planSummarySchema, diff: rootDiffSchema },
 } as const;
 
+const topRole = { type: 'string', enum: ['root', 'targets', 'snapshot', 'timestamp'] } as const;
+const onlineRole = { type: 'string', enum: ['targets', 'snapshot', 'timestamp'] } as const;
+const count = { type: 'integer', minimum: 1, maximum: 1000 } as const;
+
+/** One change the page asks for (the command line's CHANGE, without key files). */
+export const askedChangeSchema = {
+  oneOf: [
+    { type: 'object', required: ['kind', 'role'], additionalProperties: false, properties: { kind: { const: 'rotate-key' }, role: topRole } },
+    { type: 'object', required: ['kind', 'role'], additionalProperties: false, properties: { kind: { const: 'add-key' }, role: topRole, owner: { type: 'string', minLength: 1, maxLength: 200 } } },
+    { type: 'object', required: ['kind', 'keyid'], additionalProperties: false, properties: { kind: { const: 'remove-key' }, keyid: { type: 'string', pattern: '^[0-9a-fA-F]{8,128}$' } } },
+    { type: 'object', required: ['kind', 'role', 'threshold'], additionalProperties: false, properties: { kind: { const: 'threshold' }, role: topRole, threshold: count } },
+    { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: { kind: { const: 'prod-targets-threshold' }, threshold: count } },
+    { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'refresh-expiry' }, days: { type: 'integer', minimum: 1, maximum: 3650 } } },
+    { type: 'object', required: ['kind', 'roles'], additionalProperties: false, properties: { kind: { const: 'rotate-online-keys' }, roles: { type: 'array', items: onlineRole, maxItems: 3 } } },
+  ],
+} as const;
+
+const signatureRuleSchema = {
+  type: 'object',
+  required: ['document', 'rule', 'threshold', 'keys', 'available'],
+  additionalProperties: false,
+  properties: {
+    document: { type: 'string', enum: ['root', 'prod-root', 'targets', 'snapshot', 'timestamp'] },
+    rule: { type: 'string', enum: ['old', 'new'] },
+    threshold: int,
+    available: int,
+    keys: {
+      type: 'array',
+      items: { type: 'object', required: ['keyid', 'available'], additionalProperties: false, properties: { keyid: str, owner: str, available: bool } },
+    },
+  },
+} as const;
+
+export const changesPreviewSchema = {
+  type: 'object',
+  required: ['dialect', 'currentVersion', 'newVersion', 'summary', 'newKeys', 'removedKeyIds', 'signatures', 'missing', 'notes', 'command', 'diff'],
+  additionalProperties: false,
+  properties: {
+    dialect,
+    currentVersion: int,
+    newVersion: int,
+    summary: strings,
+    newKeys: { type: 'array', items: { type: 'object', required: ['role', 'keyid'], additionalProperties: false, properties: { role: str, keyid: str } } },
+    removedKeyIds: strings,
+    signatures: { type: 'array', items: signatureRuleSchema },
+    missing: { type: 'array', items: signatureRuleSchema },
+    notes: strings,
+    command: str,
+    diff: rootDiffSchema,
+  },
+} as const;
+
 export const signResultSchema = {
   type: 'object',
   required: ['version', 'sha256', 'verify'],
@@ -637,6 +689,19 @@ export const jobEvents = {
   reply: errorReply,
 } as const satisfies Route;
 
+/** Several key changes, previewed (plan, diff, who must sign) with throwaway keys; nothing is written. */
+export const previewChanges = {
+  method: 'POST',
+  path: '/api/changes/preview',
+  body: {
+    type: 'object',
+    required: ['changes'],
+    additionalProperties: false,
+    properties: { changes: { type: 'array', minItems: 1, maxItems: 20, items: askedChangeSchema }, keyType: algorithm },
+  },
+  reply: changesPreviewSchema,
+} as const satisfies Route;
+
 export const ROUTES = [
   health,
   getSession,
@@ -647,6 +712,7 @@ export const ROUTES = [
   getExpiryCalendar,
   uploadArchive,
   startPlan,
+  previewChanges,
   startSign,
   startSave,
   downloadNewArchive,
@@ -678,6 +744,8 @@ export type RootKeysHeld = FromSchema<typeof rootKeysHeldSchema>;
 export type ArchiveReply = FromSchema<typeof archiveReplySchema>;
 export type PlanSummary = FromSchema<typeof planSummarySchema>;
 export type PlanResult = FromSchema<typeof planResultSchema>;
+export type ChangesPreviewReply = FromSchema<typeof changesPreviewSchema>;
+export type AskedChangeBody = FromSchema<typeof askedChangeSchema>;
 export type SignResult = FromSchema<typeof signResultSchema>;
 export type SaveResult = FromSchema<typeof saveResultSchema>;
 export type PublishResultReply = FromSchema<typeof publishResultSchema>;

@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   // rotation and verification
   'ROTATION_REFUSED',
   'ROTATION_LOCKOUT',
+  'CHANGE_REFUSED',
+  'SIGNATURES_NEEDED',
   'SIGNING_FAILED',
   'VERIFY_FAILED',
   'CHAIN_BROKEN',

@@ -206,8 +206,9 @@ export async function reviewFactory(client: FoundriesClient, opts: { now: Date; 
     out.blocking = [];
     return out;
   }
-  const ciReport = verifyRootUpdate(ci.root, u.ciRoot, { now: opts.now });
-  const prodReport = u.prodRoot === undefined ? undefined : verifyRootUpdate(prodBase, u.prodRoot, { now: opts.now });
+  // Before applying to a Factory: the rules only the Foundries API holds fail too (factory: true).
+  const ciReport = verifyRootUpdate(ci.root, u.ciRoot, { now: opts.now, factory: true });
+  const prodReport = u.prodRoot === undefined ? undefined : verifyRootUpdate(prodBase, u.prodRoot, { now: opts.now, factory: true });
   out.verify = { ci: ciReport, prod: prodReport };
   out.blocking.push(...updates.issues.errors.map((e) => `Factory: ${e.message}`));
   for (const [name, r] of [['CI', ciReport], ['production', prodReport]] as const) {

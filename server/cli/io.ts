@@ -35,6 +35,7 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CHAIN_BROKEN',
   'ROTATION_REFUSED',
   'ROTATION_LOCKOUT',
+  'CHANGE_REFUSED',
   'ROOT_EXPIRED',
   'PUBLISH_FAILED',
   'TARGET_REFUSED',

@@ -41,6 +41,22 @@ export const COMMANDS: Record<string, CommandEntry> = {
       '                  [--allow-expired REASON]',
     load: () => import('./commands/rotate.js'),
   },
+  change: {
+    summary: 'several key changes in one new root version: rotate, add, remove keys, thresholds, expiry, online keys',
+    usage:
+      `tuf-rotate change ${TARGET}\n` +
+      '                  --keys IN.tgz|KEY.pem|DIR [--keys …] [--out OUT.tgz] CHANGE... [--changelog TEXT] [--dry-run] [--overwrite] [--json]\n' +
+      '  CHANGE := --rotate-key ROLE | --add-key ROLE [--owner NAME] [--key-file PUB.pem] | --remove-key KEYID\n' +
+      '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
+      '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +
+      '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.',
+    load: () => import('./commands/change.js'),
+  },
+  keys: {
+    summary: 'what key files hold (key IDs, types, fioctl names) and which roles of a root each key serves',
+    usage: 'tuf-rotate keys ARCHIVE.tgz|KEY.pem... [--root ROOT.json | --repo DIR] [--json]',
+    load: () => import('./commands/keys.js'),
+  },
   verify: {
     summary: 'verify a chain of roots from a trusted one, as a client would',
     usage:

@@ -235,6 +235,11 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** A metadata file's digest for snapshot/timestamp `hashes` (lowercase hex). */
+export function fileDigestHex(alg: 'sha256' | 'sha512', bytes: Uint8Array | string): string {
+  return createHash(alg).update(bytes).digest('hex');
+}
+
 /** Foundries (ota-tuf, fioctl ≥ v0.30) key ID: sha256 of the SPKI DER, lowercase hex. */
 export function keyIdFoundries(pub: PublicKeyInfo): string {
   return sha256Hex(pub.spki);

@@ -6,6 +6,7 @@ import { createContext } from 'svelte';
 import type {
   ArchiveReply,
   CeremonyRecord,
+  ChangesPreviewReply,
   Job,
   PlanBody,
   PlanResult,
@@ -26,6 +27,7 @@ import {
   getRoot,
   getRootHistory,
   getSession,
+  previewChanges,
   setTarget,
   startPlan,
   startPublish,
@@ -41,6 +43,17 @@ export type TargetBody =
   | { kind: 'repo'; dir: string }
   | { kind: 'offline'; root: Record<string, unknown> }
   | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string };
+
+type Role = 'root' | 'targets' | 'snapshot' | 'timestamp';
+/** One change of POST /api/changes/preview (shared/api.ts `askedChangeSchema`), spelled out like TargetBody. */
+export type AskedChange =
+  | { kind: 'rotate-key'; role: Role }
+  | { kind: 'add-key'; role: Role; owner?: string }
+  | { kind: 'remove-key'; keyid: string }
+  | { kind: 'threshold'; role: Role; threshold: number }
+  | { kind: 'prod-targets-threshold'; threshold: number }
+  | { kind: 'refresh-expiry'; days?: number }
+  | { kind: 'rotate-online-keys'; roles: Exclude<Role, 'root'>[] };
 
 export const STEPS = [
   { id: 'target', label: 'Target' },
@@ -80,6 +93,7 @@ export class Wizard {
   #publish = $state.raw<PublishResultReply | null>(null);
   #record = $state.raw<CeremonyRecord | null>(null);
   #recovery = $state.raw<RecoveryInfo | null>(null);
+  #changes = $state.raw<ChangesPreviewReply | null>(null);
   #job = $state.raw<Job | null>(null);
   #busy = $state(false);
   #errors = $state.raw<Partial<Record<StepId | 'app', ApiFailure>>>({});
@@ -119,6 +133,9 @@ export class Wizard {
   }
   get recovery(): RecoveryInfo | null {
     return this.#recovery;
+  }
+  get changesPreview(): ChangesPreviewReply | null {
+    return this.#changes;
   }
   get job(): Job | null {
     return this.#job;
@@ -275,6 +292,14 @@ export class Wizard {
       this.#resetFrom('plan');
       this.#plan = job.result?.plan ?? null;
       this.#step = 'diff';
+    });
+  }
+
+  /** Several key changes, previewed by the server with throwaway keys (nothing is written). */
+  async previewChanges(changes: AskedChange[], keyType: 'ed25519' | 'rsa' | 'ecdsa'): Promise<void> {
+    await this.#run('plan', async () => {
+      this.#changes = null;
+      this.#changes = await call<ChangesPreviewReply>(previewChanges, { changes, keyType });
     });
   }
 
