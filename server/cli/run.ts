@@ -49,7 +49,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
       '  CHANGE := --rotate-key ROLE | --add-key ROLE [--owner NAME] [--key-file PUB.pem] | --remove-key KEYID\n' +
       '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
       '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +
-      '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.',
+      '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.\n' +
+      '  --request REQ.json [--who NAME] [--note TEXT] (--repo, root changes): then write a signing request for them instead.',
     load: () => import('./commands/change.js'),
   },
   keys: {

@@ -6,7 +6,10 @@
 import { createPublicKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { LocalRepoBackend } from '../backends/local-repo.js';
 import { AppError } from '../errors.js';
+import { parseRoot } from '../tuf/metadata.js';
+import type { Root } from '../tuf/model.js';
 import { loadKeyRing, type HeldKey } from '../keyring.js';
 import { parsePemPrivateKey } from '../tuf/keys.js';
 import type { PublicKeyInfo } from '../tuf/model.js';
@@ -15,6 +18,18 @@ import { parseCollected, emptyCollected, type Collected } from './signatures.js'
 import { REQUEST_FILE_LIMIT, parseRequest, payloadFileName, serializeRequest, type SigningRequest } from './request.js';
 
 export const SIG_FILE_LIMIT = 1024 * 1024;
+
+/** The trusted root exactly as a local repository serves it: N.root.json's bytes, else root.json's. */
+export async function servedTrustedBytes(backend: LocalRepoBackend, current: Root): Promise<Uint8Array> {
+  const numbered = path.join(backend.metadataDir, `${current.version}.root.json`);
+  const file = (await exists(numbered)) ? numbered : path.join(backend.metadataDir, 'root.json');
+  const bytes = new Uint8Array(await readFileLimited(file, 1024 * 1024, 'root metadata'));
+  const parsed = parseRoot(bytes, file);
+  if (JSON.stringify(parsed.signedJson) !== JSON.stringify(current.signedJson)) {
+    throw new AppError('REPO_INVALID', `${file} is not the root the repository serves as current.`, 'Repair the repository metadata first.');
+  }
+  return bytes;
+}
 
 export async function readRequestFile(file: string): Promise<SigningRequest> {
   if (!(await exists(file))) throw new AppError('FILE_NOT_FOUND', `${file} does not exist.`, 'Give the path of the request file (REQ.json).');

@@ -374,3 +374,40 @@ for (const type of ['ed25519', 'rsa'] as const) {
     });
   });
 }
+
+describe('change --request: holder A proposes a change, B and C sign elsewhere, A publishes', () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-req-change-'));
+  });
+  after(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('rotates A\'s root key through a request: exit 3, new key saved first, then tuf-js ends on version 3', async () => {
+    const s = await setup(tmp, 'ed25519');
+    const dirA = path.join(s.dir, 'alice');
+    await fs.mkdir(dirA);
+    const reqFile = path.join(dirA, 'REQ.json');
+    const out = path.join(dirA, 'alice-new.tgz');
+    const r = await cli(['change', '--repo', s.repo, '--keys', s.keys.A, '--out', out, '--rotate-key', 'root', '--request', reqFile, '--who', 'alice']);
+    assert.equal(r.code, 3, r.stderr + r.stdout);
+    assert.match(r.stdout, /New key archive saved/);
+    assert.equal((await fs.stat(out)).mode & 0o777, 0o600);
+    const req = JSON.parse(await fs.readFile(reqFile, 'utf8')) as SigningRequest;
+    assert.equal(req.payloads[0]?.version, 3);
+
+    const bob = path.join(s.dir, 'bob');
+    await fs.mkdir(bob);
+    await fs.copyFile(reqFile, path.join(bob, 'REQ.json'));
+    assert.equal((await cli(['sign', path.join(bob, 'REQ.json'), '--keys', s.keys.B, '--out', path.join(bob, 'b.json')])).code, 0);
+    opensslSign('ed25519', s.keys.C, reqFile.replace(/\.json$/, '.root.v3.bin'), path.join(s.dir, 'c.sig'));
+    assert.equal((await cli(['sign', reqFile, '--import', path.join(bob, 'b.json')])).code, 0);
+    assert.equal((await cli(['sign', reqFile, '--import', path.join(s.dir, 'c.sig')])).code, 0); // no --keyid: every required key is tried
+    const p = await cli(['publish', reqFile, '--repo', s.repo, '--keys', out]);
+    assert.equal(p.code, 0, p.stderr + p.stdout);
+    assert.match(p.stdout, /Ceremony record signed/);
+    assert.equal(await clientRootVersion(s.repo, s.clientDir), 3);
+    assert.equal((await cli(['record', 'verify', reqFile.replace(/\.json$/, '.record.json'), '--repo', s.repo])).code, 0);
+  });
+});

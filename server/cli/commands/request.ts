@@ -9,7 +9,7 @@ import { LocalRepoBackend } from '../../backends/local-repo.js';
 import { AppError } from '../../errors.js';
 import type { HeldKey } from '../../keyring.js';
 import { formatMissing, formatTally, WAITING, whoOf, writeSigningRequest } from '../../requests/cli.js';
-import { loadHeldKeys, readPemKey, readSmall } from '../../requests/files.js';
+import { loadHeldKeys, readPemKey, readSmall, servedTrustedBytes } from '../../requests/files.js';
 import { sasBlock } from '../../requests/sas.js';
 import { shortKeyId } from '../../tuf/diff.js';
 import { isJsonObject, type Json, type JsonObject } from '../../tuf/json.js';
@@ -17,22 +17,10 @@ import { publicKeyOf, samePublicKey } from '../../tuf/keys.js';
 import { parseRoot } from '../../tuf/metadata.js';
 import type { PublicKeyInfo, Root } from '../../tuf/model.js';
 import { planRootRotation } from '../../tuf/rotate.js';
-import { exists, readFileLimited } from '../../util/fs-atomic.js';
+import { exists } from '../../util/fs-atomic.js';
 import { intOption, one, parseArgs, required, usage } from '../args.js';
 import type { CliIo } from '../io.js';
 import { noPositionals, now, resolvePath } from '../io.js';
-
-/** The trusted root exactly as the repository serves it: N.root.json's bytes, else root.json's. */
-async function servedBytes(backend: LocalRepoBackend, current: Root): Promise<Uint8Array> {
-  const numbered = path.join(backend.metadataDir, `${current.version}.root.json`);
-  const file = (await exists(numbered)) ? numbered : path.join(backend.metadataDir, 'root.json');
-  const bytes = new Uint8Array(await readFileLimited(file, 1024 * 1024, 'root metadata'));
-  const parsed = parseRoot(bytes, file);
-  if (JSON.stringify(parsed.signedJson) !== JSON.stringify(current.signedJson)) {
-    throw new AppError('REPO_INVALID', `${file} is not the root the repository serves as current.`, 'Repair the repository metadata first.');
-  }
-  return bytes;
-}
 
 function rootKeyIdOf(root: Root, pub: PublicKeyInfo): string | undefined {
   return root.roles['root']?.keyids.find((id) => {
@@ -92,7 +80,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const backend = new LocalRepoBackend(resolvePath(io, repo));
   const current = await backend.currentRoot();
-  const trustedBytes = await servedBytes(backend, current);
+  const trustedBytes = await servedTrustedBytes(backend, current);
   const keysIn = (args.options.get('keys') ?? []).map((k) => resolvePath(io, k));
   const held: HeldKey[] = keysIn.length > 0 ? await loadHeldKeys(keysIn) : [];
 
