@@ -77,15 +77,17 @@ export async function writeRequestFiles(reqFile: string, req: SigningRequest): P
   return bins;
 }
 
-/** A PEM key file's public half: from a private key (then also the key) or a public key. */
+/** A key file's public half: from a PEM private key (then also the key), or a PEM or DER public key. */
 export async function readPemKey(file: string): Promise<{ pub: PublicKeyInfo; priv?: HeldKey }> {
-  const text = (await readFileLimited(file, 64 * 1024, 'PEM key file')).toString('utf8');
+  const buf = await readFileLimited(file, 64 * 1024, 'PEM key file');
+  const text = buf.toString('utf8');
   if (/-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
     const key = parsePemPrivateKey(text);
     return { pub: key.publicKey, priv: { label: path.basename(file), key } };
   }
   try {
-    const obj = createPublicKey(text);
+    // PEM, or DER SubjectPublicKeyInfo (what `pkcs11-tool --read-object --type pubkey` writes for RSA).
+    const obj = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: buf, format: 'der', type: 'spki' });
     const spki = new Uint8Array(obj.export({ format: 'der', type: 'spki' }));
     const t = obj.asymmetricKeyType;
     const algorithm = t === 'ed25519' ? 'ed25519' : t === 'rsa' ? 'rsa' : t === 'ec' ? 'ecdsa' : undefined;
