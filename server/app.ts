@@ -16,6 +16,7 @@ import { AppError, installErrorHandler, toApiError } from './errors.js';
 import { Jobs } from './jobs.js';
 import { archiveRoutes } from './routes/archive.js';
 import { changesRoutes } from './routes/changes.js';
+import { tokenKeyRoutes } from './routes/token-key.js';
 import { JSON_BODY_LIMIT, type RouteContext } from './routes/context.js';
 import { expiryRoutes } from './routes/expiry.js';
 import { healthRoutes } from './routes/health.js';
@@ -24,6 +25,7 @@ import { recordRoutes } from './routes/record.js';
 import { requestRoutes } from './routes/requests.js';
 import { rootRoutes } from './routes/root.js';
 import { rotationRoutes } from './routes/rotation.js';
+import { ceremonyRoutes } from './routes/ceremony.js';
 import { sessionRoutes } from './routes/session.js';
 import { targetRoutes } from './routes/target.js';
 import { installSecurity, isApiRequest } from './security.js';
@@ -50,6 +52,8 @@ export interface AppOptions {
   practiceFactoryTarget?: () => Promise<Backend>;
   /** Environment a factory target's token may come from (FIOCTL_TOKEN, FIOCTL_CONFIG, HOME). */
   env?: NodeJS.ProcessEnv;
+  /** Called at each step boundary of a job (the fault-injection tests kill the server here). */
+  onStep?: (step: string) => void;
   /** Called with the instance before any route exists (tests: `app.addHook('onRoute', …)`). */
   beforeRoutes?: (app: FastifyInstance) => void;
 }
@@ -63,6 +67,10 @@ const REDACT = [
   'req.body.token',
   'body.token',
   'token',
+  // A hardware token's PIN travels in the POST /api/keys/token body.
+  'req.body.pin',
+  'body.pin',
+  'pin',
 ];
 
 function loggerOptions(l: AppOptions['logger']): FastifyServerOptions['logger'] {
@@ -115,11 +123,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       ...(o.practiceTarget ? { practiceTarget: o.practiceTarget } : {}),
       ...(o.practiceFactoryTarget ? { practiceFactoryTarget: o.practiceFactoryTarget } : {}),
       ...(o.env ? { env: o.env } : {}),
+      ...(o.onStep ? { onStep: o.onStep } : {}),
     },
     jobs,
     o.target,
   );
-  await session.loadJournal();
+  await session.open().catch((err: unknown) => app.log.warn({ err }, 'the work folder\'s ceremony could not be opened'));
   const ctx: RouteContext = { session, jobs, version: VERSION };
 
   void app.register(async (api) => {
@@ -130,7 +139,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     changesRoutes(api, ctx);
     expiryRoutes(api, ctx);
     archiveRoutes(api, ctx);
+    tokenKeyRoutes(api, ctx);
     rotationRoutes(api, ctx);
+    ceremonyRoutes(api, ctx);
     jobRoutes(api, ctx);
     recordRoutes(api, ctx);
     requestRoutes(api, now);

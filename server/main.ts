@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** Process entry: the only place that reads argv and env, and sets the exit status. */
+import type { ReadStream } from 'node:tty';
+import { secretPrompt } from './cli/prompt.js';
 import { runCli } from './cli/run.js';
 
 const code = await runCli(process.argv.slice(2), {
@@ -7,6 +9,8 @@ const code = await runCli(process.argv.slice(2), {
   stderr: (t) => process.stderr.write(t),
   env: process.env,
   cwd: process.cwd(),
+  // A token PIN is asked for only on a terminal; without one the command says how to give it.
+  ...(process.stdin.isTTY ? { promptSecret: secretPrompt(process.stdin as ReadStream, process.stderr) } : {}),
   isTTY: process.stdin.isTTY === true && process.stdout.isTTY === true,
   prompt: async (question) => {
     const { createInterface } = await import('node:readline/promises');

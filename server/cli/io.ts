@@ -20,6 +20,8 @@ export interface CliIo {
   now?: () => Date;
   /** Called at each step boundary of a rotation (progress; the fault-injection tests kill here). */
   onStep?: (step: string) => void;
+  /** Asks for a secret (a token PIN) without echo; present only when stdin is a terminal. */
+  promptSecret?: (question: string) => Promise<string>;
   /** True when stdin and stdout are a terminal: only then may a command ask a question. */
   isTTY?: boolean;
   /** Asks one question on the terminal and returns the answer line. */
@@ -36,6 +38,7 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ROTATION_REFUSED',
   'ROTATION_LOCKOUT',
   'CHANGE_REFUSED',
+  'BACKUP_ACK_REQUIRED',
   'ROOT_EXPIRED',
   'PUBLISH_FAILED',
   'TARGET_REFUSED',
@@ -43,6 +46,7 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TARGET_PARTIAL_APPLY',
   'TARGET_UNREACHABLE',
   'TARGET_AUTH_FAILED',
+  'SESSION_STATE',
   'REQUEST_TAMPERED',
   'REQUEST_EXPIRED',
   'REQUEST_MISMATCH',

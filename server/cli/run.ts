@@ -28,17 +28,19 @@ export const COMMANDS: Record<string, CommandEntry> = {
   serve: {
     summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
     usage:
-      'tuf-rotate serve [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
+      'tuf-rotate serve [--work DIR] [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
       '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always]]...',
     load: () => import('./commands/serve.js'),
   },
   rotate: {
     summary: 'rotate the root key: generate, sign, verify, save the new archive, publish',
     usage:
-      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
+      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR|pkcs11:URI --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
       '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
-      '                  [--allow-expired REASON]',
+      '                  [--allow-expired REASON] [--work DIR] [--abandon CEREMONY-ID]\n' +
+      '                  [--new-key pkcs11:token=LABEL;object=KEY-LABEL [--new-key-type ed25519|rsa|ecdsa | --new-key-exists] [--ack-no-backup REASON]]\n' +
+      '                  [--pkcs11-module LIB.so] [--pin-file FILE]',
     load: () => import('./commands/rotate.js'),
   },
   change: {
@@ -78,8 +80,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/diff.js'),
   },
   publish: {
-    summary: "publish a separately signed root or a signing request whose thresholds are met to a local repository, or apply a Factory's staged, signed TUF root updates",
+    summary: "finish a work folder's interrupted ceremony, publish a separately signed root or a signing request whose thresholds are met, or apply a Factory's staged, signed TUF root updates",
     usage:
+      'tuf-rotate publish WORKDIR [--repo DIR | --factory NAME [--token-file F]] [--ceremony ID] [--yes] [--json]\n' +
+      '  WORKDIR: publishes the saved root of the work folder\'s ceremony (keys saved, not published), or re-runs a Factory\'s apply\n' +
       'tuf-rotate publish --root NEW.json --repo DIR [--json]\n' +
       'tuf-rotate publish REQ.json --repo DIR [--keys KEYS] [--record RECORD.json] [--who NAME] [--json]\n' +
       'tuf-rotate publish --factory NAME [--api-url URL] [--token-file F] [--txid TXID] [--yes] [--json]\n' +
@@ -100,8 +104,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/cancel.js'),
   },
   status: {
-    summary: 'how the last rotation saved in a folder ended, and which key archive is valid; or who still signs a request',
-    usage: 'tuf-rotate status [DIR] [--repo DIR] [--json]\ntuf-rotate status REQ.json [--json]',
+    summary: 'the ceremony of a work folder, reconciled with its target, and which key archive is valid; or who still signs a request',
+    usage: `tuf-rotate status [WORKDIR | --work DIR] [${TARGET}] [--ceremony ID] [--json]\ntuf-rotate status REQ.json [--json]`,
     load: () => import('./commands/status.js'),
   },
   request: {

@@ -9,7 +9,7 @@ import { LocalRepoBackend } from '../backends/local-repo.js';
 import type { Backend } from '../backends/backend.js';
 import type { CliIo } from '../cli/io.js';
 import { AppError } from '../errors.js';
-import type { HeldKey, KeyRing } from '../keyring.js';
+import { fileHeldKey, type HeldKey, type KeyRing } from '../keyring.js';
 import type { ChangePlan } from '../tuf/changes.js';
 import { metadataToResign } from '../tuf/changes.js';
 import type { PrivateKey } from '../tuf/keys.js';
@@ -50,7 +50,7 @@ export async function writeChangeRequest(io: CliIo, o: ChangeRequestInput): Prom
   const archive = await o.saveNewKeys();
   const owners: Record<string, string> = {};
   for (const k of o.plan.newKeys) if (k.owner !== undefined) owners[k.keyid] = k.owner;
-  const held: HeldKey[] = [...o.ring.keys, ...o.generated.map((g) => ({ label: `new ${g.role} key`, key: g.key }))];
+  const held: HeldKey[] = [...o.ring.keys, ...o.generated.map((g) => fileHeldKey(`new ${g.role} key`, g.key))];
   const w = await writeSigningRequest({
     reqFile: o.reqFile,
     input: {

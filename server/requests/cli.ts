@@ -16,7 +16,7 @@ import { shortKeyId } from '../tuf/diff.js';
 import type { Json, JsonObject } from '../tuf/json.js';
 import { samePublicKey } from '../tuf/keys.js';
 import { parseRoot, toDocument } from '../tuf/metadata.js';
-import type { Root } from '../tuf/model.js';
+import type { Root, Signer } from '../tuf/model.js';
 import { verifySignature } from '../tuf/sign.js';
 import { verifyRootUpdate } from '../tuf/verify.js';
 import { readFileLimited, sha256Hex, writeFileAtomic } from '../util/fs-atomic.js';
@@ -142,9 +142,9 @@ export async function signWithHeld(checked: CheckedRequest, keys: readonly HeldK
       const ids = [...new Set(doc.requirement.thresholds.flatMap((t) => t.keyids))];
       for (const id of ids) {
         const pub = checked.publicKeys.get(id);
-        if (pub === undefined || !samePublicKey(pub, held.key.publicKey)) continue;
+        if (pub === undefined || !samePublicKey(pub, held.publicKey)) continue;
         if (out.some((s) => s.payload === name && s.keyid === id)) continue;
-        const raw = await held.key.sign(doc.bytes);
+        const raw = await held.signer.sign(doc.bytes);
         if (!verifySignature(pub, doc.bytes, raw)) {
           throw new AppError('SIGNING_FAILED', `the signature ${held.label} made for ${name} does not verify with key ${shortKeyId(id)}`, 'The key or device is faulty; nothing was written.');
         }
@@ -296,11 +296,11 @@ export async function runRequestPublish(argv: string[], io: CliIo): Promise<numb
   const rootRole = published.readBack.roles['root'];
   if (keysIn.length > 0 && rootRole !== undefined) {
     const held = await loadHeldKeys(keysIn);
-    const signers: { keyid: string; key: HeldKey['key'] }[] = [];
+    const signers: { keyid: string; signer: Signer }[] = [];
     for (const id of rootRole.keyids) {
       const pub = checked.publicKeys.get(id);
-      const h = pub !== undefined ? held.find((k) => samePublicKey(k.key.publicKey, pub)) : undefined;
-      if (h !== undefined) signers.push({ keyid: id, key: h.key });
+      const h = pub !== undefined ? held.find((k) => samePublicKey(k.publicKey, pub)) : undefined;
+      if (h !== undefined) signers.push({ keyid: id, signer: h.signer });
     }
     if (signers.length > 0) {
       recordFile = resolvePath(io, one(args, 'record') ?? recordPath(reqFile));
@@ -331,7 +331,7 @@ async function writeRecord(
   sha: string,
   location: string,
   served: Uint8Array,
-  signers: { keyid: string; key: HeldKey['key'] }[],
+  signers: { keyid: string; signer: Signer }[],
 ): Promise<void> {
   const last = state.events[state.events.length - 1];
   const record = await signRecord(

@@ -10,7 +10,7 @@ import type { LocalRepoBackend } from '../backends/local-repo.js';
 import { AppError } from '../errors.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root } from '../tuf/model.js';
-import { loadKeyRing, type HeldKey } from '../keyring.js';
+import { fileHeldKey, loadKeyRing, type HeldKey } from '../keyring.js';
 import { parsePemPrivateKey } from '../tuf/keys.js';
 import type { PublicKeyInfo } from '../tuf/model.js';
 import { exists, readFileLimited, writeFileAtomic } from '../util/fs-atomic.js';
@@ -83,7 +83,7 @@ export async function readPemKey(file: string): Promise<{ pub: PublicKeyInfo; pr
   const text = buf.toString('utf8');
   if (/-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
     const key = parsePemPrivateKey(text);
-    return { pub: key.publicKey, priv: { label: path.basename(file), key } };
+    return { pub: key.publicKey, priv: fileHeldKey(path.basename(file), key) };
   }
   try {
     // PEM, or DER SubjectPublicKeyInfo (what `pkcs11-tool --read-object --type pubkey` writes for RSA).

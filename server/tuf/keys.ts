@@ -171,6 +171,11 @@ function publicKeyFromDer(der: Buffer, type: 'spki' | 'pkcs1', algorithm: KeyAlg
   return infoOfPublicKeyObject(obj, algorithm, what);
 }
 
+/** A public key given as DER SubjectPublicKeyInfo (a hardware token's key, for one), checked against the algorithm. */
+export function publicKeyFromSpki(der: Uint8Array, algorithm: KeyAlgorithm, what: string): PublicKeyInfo {
+  return publicKeyFromDer(Buffer.from(der), 'spki', algorithm, what);
+}
+
 function publicKeyFromPem(text: string, algorithm: KeyAlgorithm, what: string): PublicKeyInfo {
   const block = singlePemBlock(text, what);
   if (block.label === 'PUBLIC KEY') return publicKeyFromDer(block.der, 'spki', algorithm, what);

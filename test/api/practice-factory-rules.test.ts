@@ -18,8 +18,9 @@ import type { JsonObject } from '../../server/tuf/json.js';
 import { generateKey, keyIdFoundries, newRootKeyJson, parseArchiveSecret } from '../../server/tuf/keys.js';
 import type { PrivateKey } from '../../server/tuf/keys.js';
 import { toDocument } from '../../server/tuf/metadata.js';
-import type { RootDocument } from '../../server/tuf/model.js';
+import type { Root, RootDocument } from '../../server/tuf/model.js';
 import { LocalSigner, signRoot } from '../../server/tuf/sign.js';
+import { verifyRootUpdate } from '../../server/tuf/verify.js';
 import { addPracticeUsers, addPracticeWave, createPracticeFactory, TARGETS_ARCHIVE_FILE } from '../../server/practice/create.js';
 import type { PracticeFactoryInfo } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
@@ -151,11 +152,58 @@ describe('practice factory §6 rules (real HTTP)', () => {
     });
   });
 
+  it('§5 flow: B adds an own root key (txid), A sets threshold 2, A and B sign in turn, A applies', async () => {
+    const p = await practice();
+    const v1 = await p.owner.currentRoot();
+    const { txid } = await p.owner.init({ message: 'Add B as a root key holder', firstTime: false, shortcut: false });
+    const bSelf = await p.b.self();
+    const bKey = await generateKey('ed25519');
+    const bId = keyIdFoundries(bKey.publicKey);
+    const aId = v1.roles['root']?.keyids[0] ?? '';
+    const stamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const current = async (): Promise<{ ci: RootDocument; prod: RootDocument }> => {
+      const u = (await p.owner.updates()).updated;
+      assert.ok(u?.prodRoot);
+      const doc = (r: Root): RootDocument => toDocument(cloneJson(r.signedJson), r.signatures.map((x) => x.json));
+      return { ci: doc(u.ciRoot), prod: doc(u.prodRoot) };
+    };
+    // B (own token, own key, own polis-id), with the txid; unsigned upload.
+    let r = await current();
+    for (const d of [r.ci, r.prod]) {
+      keys(d.signed)[bId] = newRootKeyJson('foundries', bKey.publicKey);
+      (roles(d.signed)['root']!['keyids'] as string[]).push(bId);
+      d.signed['x-key-owners'] = { [bId]: { 'polis-id': bSelf.polisId, 'created-at': stamp } };
+    }
+    await assertAppError(() => p.b.put({ txid: '', ciRoot: r.ci, prodRoot: r.prod }), 'TARGET_AUTH_FAILED');
+    await p.b.put({ txid, ciRoot: r.ci, prodRoot: r.prod });
+    // A: threshold 2 (unsigned), then A signs.
+    r = await current();
+    for (const d of [r.ci, r.prod]) roles(d.signed)['root']!['threshold'] = 2;
+    await p.owner.put({ txid: '', ciRoot: r.ci, prodRoot: r.prod });
+    r = await current();
+    for (const d of [r.ci, r.prod]) d.signatures = await signRoot('foundries', d.signed, [{ keyid: aId, signer: new LocalSigner(p.rootKey) }]);
+    await p.owner.put({ txid: '', ciRoot: r.ci, prodRoot: r.prod });
+    const e = await assertAppError(() => p.owner.apply(''), 'TARGET_REFUSED');
+    assert.match(e.message, /signed by 1 of its own root keys, 2 needed/);
+    // B signs, keeping A's signature.
+    r = await current();
+    for (const d of [r.ci, r.prod]) d.signatures = [...(await signRoot('foundries', d.signed, [{ keyid: bId, signer: new LocalSigner(bKey) }])), ...d.signatures];
+    await p.b.put({ txid, ciRoot: r.ci, prodRoot: r.prod });
+    await p.owner.apply('');
+    const v2 = await p.owner.currentRoot();
+    assert.deepEqual(v2.roles['root'], { keyids: [aId, bId], threshold: 2 });
+    assert.equal(v2.keyOwners?.[bId]?.polisId, bSelf.polisId);
+    assert.ok(verifyRootUpdate(v1, v2, { now: new Date() }).ok);
+    const prod1 = (await p.owner.rootVersion(1, true)) ?? v1;
+    assert.ok(verifyRootUpdate(prod1, await p.owner.currentRoot(true), { now: new Date() }).ok);
+  });
+
   it('E15/E16 and rules 25, 31: production tag signatures are checked at PUT and required at apply', async () => {
     const p = await practice();
     const tags = await p.owner.prodTargets();
     assert.deepEqual(Object.keys(tags), ['main']);
     assert.equal(tags['main']?.signatures.length, 2);
+    assert.deepEqual(JSON.parse(tags['main']?.signedText ?? ''), tags['main']?.signed);
     assert.deepEqual(await p.owner.prodTargets(['nope']), {}); // 404 for an unknown tag
     assert.deepEqual(await p.owner.waveTargets(), {}); // no active wave: 404
 

@@ -101,7 +101,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } else {
     const newKeyFile = required(args, 'new-key');
     const newKey = await readPemKey(resolvePath(io, newKeyFile));
-    if (newKey.priv !== undefined && !held.some((h) => samePublicKey(h.key.publicKey, newKey.pub))) held.push(newKey.priv);
+    if (newKey.priv !== undefined && !held.some((h) => samePublicKey(h.publicKey, newKey.pub))) held.push(newKey.priv);
     const rootIds = current.roles['root']?.keyids ?? [];
     let replace = one(args, 'replace');
     if (replace !== undefined) {
@@ -110,7 +110,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       if (m.length !== 1) throw usage(`--replace ${r} does not name exactly one root key of version ${current.version}.`);
       replace = m[0];
     } else {
-      const mine = [...new Set(held.map((h) => rootKeyIdOf(current, h.key.publicKey)).filter((x): x is string => x !== undefined))];
+      const mine = [...new Set(held.map((h) => rootKeyIdOf(current, h.publicKey)).filter((x): x is string => x !== undefined))];
       if (mine.length !== 1) {
         throw usage(`Say which root key to replace with --replace KEYID (root keys: ${rootIds.map(shortKeyId).join(', ')}).`);
       }
