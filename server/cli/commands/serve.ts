@@ -35,7 +35,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let target: Backend | undefined;
   let workDir = io.cwd;
   try {
-    if (repo !== undefined) target = new LocalRepoBackend(path.resolve(io.cwd, repo));
+    if (repo !== undefined) {
+      target = new LocalRepoBackend(path.resolve(io.cwd, repo));
+      // Refuse a missing or non-repository folder now, not after the page is open.
+      await target.currentRoot();
+    }
     else if (factory !== undefined) target = await factoryBackend(args, io);
     else if (!offline) {
       target = await practiceTarget();

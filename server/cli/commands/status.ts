@@ -1,6 +1,8 @@
 /** `tuf-rotate status`: how the rotation journaled in a folder ended. */
+import { AppError } from '../../errors.js';
 import { LocalRepoBackend } from '../../backends/local-repo.js';
 import { readJournal, recoveryOf, withStep } from '../../journal.js';
+import { exists } from '../../util/fs-atomic.js';
 import { one, parseArgs, usage } from '../args.js';
 import type { CliIo } from '../io.js';
 import { resolvePath } from '../io.js';
@@ -14,6 +16,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, { options: ['repo'], flags: ['json'] });
   if (args.positionals.length > 1) throw usage('status takes at most one folder.');
   const dir = resolvePath(io, args.positionals[0] ?? '.');
+  if (!(await exists(dir))) throw new AppError('FILE_NOT_FOUND', `${dir} does not exist.`, 'Give the folder that holds the rotation (the folder of the output archive).');
   const journal = await readJournal(dir);
   let status = recoveryOf(journal);
   const repo = one(args, 'repo');
