@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the built CLI (npm run build writes dist/server/main.cjs, one CommonJS bundle).
+// Runs the built CLI (npm run build writes dist/server/main.js, one CommonJS bundle).
 import { createRequire } from 'node:module';
 
-createRequire(import.meta.url)('../dist/server/main.cjs');
+createRequire(import.meta.url)('../dist/server/main.js');

@@ -17,7 +17,7 @@ export const STAMP = 'dist/.build-stamp';
 const SOURCE_DIRS = ['server', 'shared', 'web'];
 const SOURCE_FILES = ['package.json', 'package-lock.json', 'vite.config.ts', 'tsconfig.json', 'scripts/build.mjs'];
 /** What must exist for a build to count as done. */
-const OUTPUTS = ['dist/server/main.cjs', 'dist/server/main.js', 'dist/web/index.html'];
+const OUTPUTS = ['dist/server/main.js', 'dist/server/vendor.cjs', 'dist/server/package.json', 'dist/web/index.html'];
 
 async function walk(dir, out) {
   let entries;

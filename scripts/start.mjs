@@ -9,4 +9,4 @@ import { buildIfChanged } from './build-if-changed.mjs';
 
 await buildIfChanged();
 process.argv.splice(2, 0, 'serve');
-createRequire(import.meta.url)('../dist/server/main.cjs');
+createRequire(import.meta.url)('../dist/server/main.js');

@@ -5,9 +5,12 @@
  * compilers (fastify's own, with the `ajv` options the app passes) run; each route's function is
  * built the first time that route validates a body or serializes a reply, then reused.
  */
-import AjvCompiler from '@fastify/ajv-compiler';
-import SerializerSelector from '@fastify/fast-json-stringify-compiler';
+import { createRequire } from 'node:module';
 import type { FastifyServerOptions } from 'fastify';
+
+// Loaded on the first request that needs them (Ajv alone is a large part of a cold start).
+const load = createRequire(import.meta.url);
+type Selector = () => unknown;
 
 type Validate = ((data: unknown) => unknown) & { errors?: unknown };
 type CompileValidator = (route: unknown) => Validate;
@@ -48,12 +51,16 @@ function lazySerializers(build: BuildSerializer): BuildSerializer {
   };
 }
 
+/** Fastify's own builders, each with its pool of compilers (one Ajv per set of options). */
+let validators: BuildValidator | undefined;
+let serializers: BuildSerializer | undefined;
+
 /** The `schemaController` option for `Fastify({...})`. */
 export function lazySchemaController(): NonNullable<FastifyServerOptions['schemaController']> {
   return {
     compilersFactory: {
-      buildValidator: lazyValidators(AjvCompiler() as unknown as BuildValidator),
-      buildSerializer: lazySerializers(SerializerSelector() as unknown as BuildSerializer),
+      buildValidator: lazyValidators((schemas, options) => (validators ??= (load('@fastify/ajv-compiler') as Selector)() as BuildValidator)(schemas, options)),
+      buildSerializer: lazySerializers((schemas, options) => (serializers ??= (load('@fastify/fast-json-stringify-compiler') as Selector)() as BuildSerializer)(schemas, options)),
     },
   } as NonNullable<FastifyServerOptions['schemaController']>;
 }
