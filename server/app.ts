@@ -17,6 +17,7 @@ import { Jobs } from './jobs.js';
 import { archiveRoutes } from './routes/archive.js';
 import { lazySchemaController } from './lazy-schemas.js';
 import { JSON_BODY_LIMIT, type RouteContext } from './routes/context.js';
+import { expiryRoutes } from './routes/expiry.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { recordRoutes } from './routes/record.js';
@@ -127,6 +128,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     sessionRoutes(api, ctx);
     targetRoutes(api, ctx);
     rootRoutes(api, ctx);
+    expiryRoutes(api, ctx);
     archiveRoutes(api, ctx);
     rotationRoutes(api, ctx);
     jobRoutes(api, ctx);

@@ -29,6 +29,8 @@ export interface RotateOptions {
   /** Days from now until the new root expires (default one year). */
   expiresDays?: number;
   now?: Date;
+  /** Plan from an expired root anyway (product.md: refused unless overridden with a reason). */
+  allowExpired?: { reason: string };
 }
 
 export type Progress = (step: string, detail?: string) => void;
@@ -40,6 +42,10 @@ export interface PreparedRotation {
   newKey: PrivateKey;
   signers: Map<string, Signer>;
   now: Date;
+  /** The target is a Factory (or the practice factory): rules only the Foundries API holds fail. */
+  factory?: boolean;
+  /** Set when the current root had expired and the override's reason allowed the plan (for the journal and record). */
+  expiredOverride?: { reason: string; expired: string };
 }
 
 export interface SignedRotation {
@@ -68,6 +74,7 @@ export async function prepareRotation(
   const now = opts.now ?? new Date();
   progress('load', `Reading the current root from ${backend.description}`);
   const current = await backend.currentRoot();
+  const expiredOverride = checkExpired(current, now, opts.allowExpired);
   if (!backend.firstTime) requireHeldRootKey(ring, current);
   const expires = opts.expiresDays !== undefined ? new Date(now.getTime() + opts.expiresDays * DAY_MS) : undefined;
   progress('generate', `Generating a new ${opts.keyType} key`);
@@ -97,7 +104,27 @@ export async function prepareRotation(
   for (const [keyid, held] of heldKeysForRole(ring, base.base)) signers.set(keyid, new LocalSigner(held.key));
   for (const [keyid, held] of heldKeysForRole(ring, current)) signers.set(keyid, new LocalSigner(held.key));
   signers.set(plan.newKeyId, new LocalSigner(newKey));
-  return { current, base, plan, newKey, signers, now };
+  const factory = backend.kind === 'factory' || backend.kind === 'practice';
+  return { current, base, plan, newKey, signers, now, factory, ...(expiredOverride ? { expiredOverride } : {}) };
+}
+
+/**
+ * An expired current root is refused (nothing is begun) unless the caller overrides with a reason,
+ * which the journal and the record then keep. An empty reason is refused even on a live root.
+ */
+export function checkExpired(current: Root, now: Date, allow: { reason: string } | undefined): { reason: string; expired: string } | undefined {
+  if (allow !== undefined && allow.reason.trim() === '') {
+    throw new AppError('BAD_USAGE', 'The override for an expired root needs a reason.', 'Say why the rotation must go ahead from an expired root, e.g. --allow-expired "root expired over the holidays".');
+  }
+  if (current.expiresAt.getTime() > now.getTime()) return undefined;
+  if (allow === undefined) {
+    throw new AppError(
+      'ROOT_EXPIRED',
+      `The current root (version ${current.version}) expired on ${current.expires}; clients refuse it until a newer root is published.`,
+      'Rotating or refreshing it is the fix, but say why: run again with --allow-expired "REASON" (on the page: the reason field of the Plan step); the reason is written to the journal and record.',
+    );
+  }
+  return { reason: allow.reason.trim(), expired: current.expires };
 }
 
 /** Refuses, naming the precise problem, when the keys hold no private key of the root role. */
@@ -131,7 +158,7 @@ export async function signAndVerify(prep: PreparedRotation, progress: Progress =
   const { root: document, prod } = await signRotation(prep.plan, prep.signers);
   progress('verify', 'Verifying the new root as a client would');
   const root = parseRoot(document as unknown as JsonObject, 'the new root');
-  const report = verifyRootUpdate(prep.current, root, { now: prep.now });
+  const report = verifyRootUpdate(prep.current, root, { now: prep.now, factory: prep.factory ?? false });
   return { document, prod, root, report };
 }
 
@@ -172,7 +199,7 @@ export async function publishRotation(
   progress('publish', `Publishing the new root to ${backend.description}`);
   const result = await backend.publish(signed.document, signed.prod);
   progress('confirm', 'Reading the root back from the target and verifying it again');
-  const report = verifyRootUpdate(trusted, result.readBack, { now });
+  const report = verifyRootUpdate(trusted, result.readBack, { now, factory: backend.kind === 'factory' || backend.kind === 'practice' });
   if (!report.ok) {
     throw new AppError(
       'PUBLISH_FAILED',

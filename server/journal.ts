@@ -34,6 +34,8 @@ export interface Journal {
   prodRoot?: RootDocument;
   archive?: { path: string; sha256: string };
   published?: { location: string; version: number };
+  /** #13: the current root had expired; the reason given to rotate from it anyway (lead: carry into server/ceremony/). */
+  allowExpired?: { reason: string; expired: string };
 }
 
 export type RecoveryState = 'nothing-published' | 'keys-saved-not-published' | 'published';

@@ -8,6 +8,16 @@ void runCli(process.argv.slice(2), {
   stderr: (t) => process.stderr.write(t),
   env: process.env,
   cwd: process.cwd(),
+  isTTY: process.stdin.isTTY === true && process.stdout.isTTY === true,
+  prompt: async (question) => {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return await rl.question(question);
+    } finally {
+      rl.close();
+    }
+  },
   // Failpoint for the fault-injection tests (docs/reliability.md): TUF_ROTATE_KILL_AT=<step> makes
   // this process SIGKILL itself when a rotation reaches that step, as a power cut would.
   onStep: (step) => {

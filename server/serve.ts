@@ -115,14 +115,18 @@ export async function ensureFactoryPractice(dir: string): Promise<{ dir: string;
  * The practice factory of `dir` served on 127.0.0.1 (an ephemeral port) inside this process,
  * started on first use. `target()` gives a fresh FoundriesBackend over it; `close()` stops it.
  */
-export function embeddedPracticeFactory(dir: string, onCreated?: (archive: string) => void): { target: () => Promise<Backend>; close: () => Promise<void> } {
+export function embeddedPracticeFactory(
+  dir: string,
+  onCreated?: (archive: string) => void,
+  faults?: import('./practice/factory-server.js').PracticeFaults,
+): { target: () => Promise<Backend>; close: () => Promise<void> } {
   let started: Promise<{ app: FastifyInstance; apiUrl: string; factory: string; token: string }> | undefined;
   const start = async () => {
     const made = await ensureFactoryPractice(dir);
     if (made.created) onCreated?.(made.archive);
     const { buildPracticeFactory, practiceControl } = await import('./practice/factory-server.js');
     const { TOKEN_FILE } = await import('./practice/state.js');
-    const app = await buildPracticeFactory(dir);
+    const app = await buildPracticeFactory(dir, faults ? { faults } : {});
     await app.listen({ host: '127.0.0.1', port: 0 });
     const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const token = (await readFile(path.join(dir, TOKEN_FILE), 'utf8')).trim();

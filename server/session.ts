@@ -97,6 +97,11 @@ export class Session {
     return historyView(await this.#backend().history(), this.o.now());
   }
 
+  /** #13: the chosen target and the session's clock, for the expiry reminders (GET /api/root/expiry.ics). */
+  expiryTarget(): { backend: Backend; now: Date } {
+    return { backend: this.#backend(), now: this.o.now() };
+  }
+
   /** The signed new root document (public), after the sign step. */
   newRoot(): { document: RootDocument; version: number } {
     if (!this.#signed) throw state('There is no signed new root yet.', 'Run the sign step first.');
@@ -144,6 +149,7 @@ export class Session {
     };
     if (this.#saved) out.archive = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
     if (this.#published) out.published = { location: this.#published.location };
+    if (prep.expiredOverride) out.allowExpired = prep.expiredOverride; // #13 expired-root override
     return out;
   }
 
@@ -215,6 +221,7 @@ export class Session {
           now,
           ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
           ...(body.expiresDays !== undefined ? { expiresDays: body.expiresDays } : {}),
+          ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
         },
         progress,
       );
@@ -266,6 +273,7 @@ export class Session {
         oldRoot: { signed: prep.current.signedJson, signatures: prep.current.signatures.map((x) => x.json) },
         signedRoot: signed.document,
         ...(signed.prod ? { prodRoot: signed.prod } : {}),
+        ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}), // #13 expired-root override
       };
       const journal = withStep(planned, 'saved', this.o.now(), { archive: { path: saved.path, sha256: saved.sha256 } });
       await writeJournal(this.o.workDir, journal);

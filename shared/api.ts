@@ -22,8 +22,8 @@ export interface Route {
   readonly reply: JSONSchema;
   /** Request body media type: JSON unless `gzip` (the key archive upload). */
   readonly bodyType?: 'json' | 'gzip';
-  /** Reply media type: JSON unless stated. */
-  readonly replyType?: 'json' | 'gzip' | 'event-stream';
+  /** Reply media type: JSON unless stated (`calendar`: text/calendar, RFC 5545). */
+  readonly replyType?: 'json' | 'gzip' | 'event-stream' | 'calendar';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -59,9 +59,28 @@ export const keySummarySchema = {
   properties: { keyid: str, short: str, keytype: str, algorithm, bits: int },
 } as const;
 
+/** Whose rule a verifier line is (server/tuf/model.ts RuleSource). */
+const ruleSource = { type: 'string', enum: ['device', 'foundries-api', 'spec-clients', 'strict-clients', 'fioctl', 'tuf-rotate'] } as const;
+
+/** What each verifier would do with the root: the matrix that ends a report. */
+export const verifierMatrixSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['verifier', 'label', 'verdict', 'reasons'],
+    additionalProperties: false,
+    properties: {
+      verifier: { type: 'string', enum: ['libaktualizr', 'foundries-api', 'tuf-js/python-tuf', 'tough'] },
+      label: str,
+      verdict: { type: 'string', enum: ['accepts', 'refuses', 'not-applicable'] },
+      reasons: { type: 'array', items: str },
+    },
+  },
+} as const;
+
 export const verifyReportSchema = {
   type: 'object',
-  required: ['ok', 'dialect', 'results'],
+  required: ['ok', 'dialect', 'results', 'matrix'],
   additionalProperties: false,
   properties: {
     ok: bool,
@@ -70,11 +89,19 @@ export const verifyReportSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['rule', 'status', 'message', 'version'],
+        required: ['rule', 'status', 'message', 'version', 'sources'],
         additionalProperties: false,
-        properties: { rule: str, status: { type: 'string', enum: ['pass', 'fail', 'warn', 'info'] }, message: str, version: int },
+        properties: {
+          rule: str,
+          status: { type: 'string', enum: ['pass', 'fail', 'warn', 'info'] },
+          message: str,
+          version: int,
+          sources: { type: 'array', items: ruleSource },
+          short: str,
+        },
       },
     },
+    matrix: verifierMatrixSchema,
   },
 } as const;
 
@@ -441,6 +468,8 @@ export const recordSchema = {
     inputArchiveSha256: str,
     archive: saveResultSchema,
     published: { type: 'object', required: ['location'], additionalProperties: false, properties: { location: str } },
+    /** Present when the rotation started from an expired root: the override's reason. */
+    allowExpired: { type: 'object', required: ['reason', 'expired'], additionalProperties: false, properties: { reason: str, expired: str } },
     verification: {
       type: 'object',
       required: ['signed'],
@@ -515,6 +544,17 @@ export const getNewRoot = {
   reply: { type: 'object', required: ['signed', 'signatures'], additionalProperties: true, properties: { signed: { type: 'object', additionalProperties: true }, signatures: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
 } as const satisfies Route;
 
+/**
+ * Reminders for the target's root expiries (a Factory: CI and production roots) as an iCalendar
+ * file (text/calendar): one all-day event on each expiry date, alarms 60, 30 and 7 days before.
+ */
+export const getExpiryCalendar = {
+  method: 'GET',
+  path: '/api/root/expiry.ics',
+  replyType: 'calendar',
+  reply: errorReply,
+} as const satisfies Route;
+
 export const uploadArchive = {
   method: 'POST',
   path: '/api/archive',
@@ -533,6 +573,13 @@ export const startPlan = {
       keyType: algorithm,
       changelog: { type: 'string', maxLength: 1000 },
       expiresDays: { type: 'integer', minimum: 1, maximum: 3650 },
+      /** Plan from an expired current root anyway; the reason (not blank) goes to the journal and record. */
+      allowExpired: {
+        type: 'object',
+        required: ['reason'],
+        additionalProperties: false,
+        properties: { reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' } },
+      },
     },
   },
   reply: jobStartedSchema,
@@ -596,6 +643,7 @@ export const ROUTES = [
   getRoot,
   getRootHistory,
   getNewRoot,
+  getExpiryCalendar,
   uploadArchive,
   startPlan,
   startSign,

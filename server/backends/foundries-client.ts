@@ -8,14 +8,20 @@
  * the transaction; anything else, a network error or a timeout → maybe partially applied
  * (TARGET_PARTIAL_APPLY).
  *
+ * A refusal says "No changes were made to your Factory" only after reading the Factory's state
+ * back and finding it unchanged (nothing APPLYING, CI and production on the same version); otherwise
+ * the message names what the Factory now serves (`stateSentence`).
+ *
  * The token only ever goes into the request header: never into a message, and a server that echoes
  * it gets it redacted.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { canonicalBytes } from '../tuf/canonical-json.js';
 import { isJsonObject } from '../tuf/json.js';
 import type { Json, JsonObject } from '../tuf/json.js';
 import { parseRoot } from '../tuf/metadata.js';
@@ -57,6 +63,9 @@ export interface UpdatesRoots {
   /** Absent when the server sent an empty string (fioctl then derives it from the CI root). */
   prodRoot: Root | undefined;
   onlineKeys: OnlineKeyIds;
+  /** SHA-256 of each root's JSON text exactly as E9 sent it. */
+  ciSha256: string;
+  prodSha256: string | undefined;
 }
 
 /** E9 `GET …/root/updates`, with `ci-root` / `prod-root` parsed from the JSON strings they arrive as. */
@@ -82,6 +91,48 @@ export interface ApplyOutcome {
   applied: true;
   /** HTTP status of the successful answer. */
   status: number;
+}
+
+/** One root a Factory serves (or stages). */
+export interface ServedRoot {
+  version: number;
+  /** SHA-256 of the bytes as the API sent them. */
+  sha256: string;
+  /**
+   * SHA-256 of the canonical (device form) bytes of `signed`: the same for every serialisation of
+   * one root, so a caller can tell whether the Factory serves (or stages) the root it signed.
+   */
+  signedSha256: string;
+  rootKeyIds: string[];
+  /** Signatures the root carries (staged roots: 0 until someone signed). */
+  signatures: number;
+}
+
+/** The Factory's TUF state, read fresh from the API (E1, E2, E9); `factoryState` in foundries.ts. */
+export interface FactoryState {
+  factory: string;
+  status: UpdatesStatus;
+  /** The txid the caller keeps (E9 never reveals it). */
+  txid?: string;
+  ci: ServedRoot;
+  prod: ServedRoot;
+  /** CI published past production, or status APPLYING: apply must be re-run until both match. */
+  partial: boolean;
+  staged?: {
+    ci: ServedRoot;
+    prod: ServedRoot | undefined;
+    createdBy?: string;
+    createdAt?: string;
+    /** What blocks apply (E9 issues.errors). */
+    errors: string[];
+    warnings: string[];
+  };
+}
+
+/** E15/E16 entry: a production tag's or active wave's targets metadata. */
+export interface TargetsEntry {
+  signatures: JsonObject[];
+  signed: JsonObject;
 }
 
 /** Details of a refused request; kept as the `cause` of the AppError (for logs), never the token. */
@@ -111,7 +162,7 @@ class NoAnswer extends Error {
 
 const FACTORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
-const NO_CHANGES = 'No changes were made to your Factory.';
+export const NO_CHANGES = 'No changes were made to your Factory.';
 
 export class FoundriesClient {
   readonly apiUrl: string;
@@ -208,6 +259,94 @@ export class FoundriesClient {
     return out;
   }
 
+  /** E1/E2 with the bytes' digests: what the Factory serves now. */
+  async servedRoot(prod = false): Promise<{ root: Root; served: ServedRoot }> {
+    const p = `${this.repoPath}/root.json${prod ? '?production=1' : ''}`;
+    const res = await this.call('GET', p, undefined, 'Reading the current TUF root');
+    const root = parseRoot(res.text, `${prod ? 'production' : 'CI'} root.json of ${this.factory}`);
+    return { root, served: describeRoot(root, sha256(res.text)) };
+  }
+
+  /** E1, E2 and E9 together: what is served, and what is staged. */
+  async state(txid?: string): Promise<FactoryState> {
+    const [ci, prod, updates] = await Promise.all([this.servedRoot(false), this.servedRoot(true), this.updates()]);
+    const out: FactoryState = {
+      factory: this.factory,
+      status: updates.status,
+      ci: ci.served,
+      prod: prod.served,
+      partial: updates.status === 'APPLYING' || ci.served.version > prod.served.version,
+    };
+    if (txid !== undefined && txid !== '' && updates.status !== 'NONE') out.txid = txid;
+    const u = updates.updated;
+    if (u !== undefined) {
+      out.staged = {
+        ci: describeRoot(u.ciRoot, u.ciSha256),
+        prod: u.prodRoot === undefined ? undefined : describeRoot(u.prodRoot, u.prodSha256 ?? ''),
+        errors: updates.issues.errors.map((e) => e.message),
+        warnings: updates.issues.warnings.map((e) => e.message),
+      };
+      if (updates.changeMeta?.createdBy !== undefined) out.staged.createdBy = updates.changeMeta.createdBy;
+      if (updates.changeMeta?.createdAt !== undefined) out.staged.createdAt = updates.changeMeta.createdAt;
+    }
+    return out;
+  }
+
+  /**
+   * One sentence on what the Factory now serves, read back after a failure; says "No changes were
+   * made to your Factory" only when the state shows it (served roots at `baseVersion`, nothing
+   * applying). Never throws: an unreadable state is said as such.
+   */
+  async stateSentence(baseVersion?: number): Promise<string> {
+    let st: FactoryState;
+    try {
+      st = await this.state();
+    } catch {
+      return `The state of ${this.factory} could not be read back; run \`tuf-rotate review --factory ${this.factory}\` to see what it serves.`;
+    }
+    return describeState(st, baseVersion);
+  }
+
+  /** E14: the server generates new online keys for the chosen roles in the staged roots. */
+  async genOnlineKeys(o: { txid: string; keyType: 'ED25519' | 'RSA'; roles: readonly ('targets' | 'snapshot' | 'timestamp')[] }): Promise<void> {
+    if (o.roles.length === 0) throw new AppError('BAD_USAGE', 'no online role to rotate', 'Name at least one of targets, snapshot, timestamp.');
+    const p = `${this.repoPath}/root/updates/gen-online-keys`;
+    const context = 'Generating new online TUF keys';
+    const body: JsonObject = { 'key-type': o.keyType, txid: o.txid };
+    for (const r of o.roles) body[r] = true;
+    const res = await this.send('POST', p, body).catch((e: unknown) => {
+      throw this.noAnswer(context, e);
+    });
+    if (ok(res.status)) return;
+    if (res.status === 404) throw this.noTransaction(context, res, 'POST', p);
+    throw await this.refusal(context, 'POST', p, res);
+  }
+
+  /** E15: production targets by tag (all tags when `tags` is empty); none → {}. */
+  async prodTargets(tags: readonly string[] = []): Promise<Record<string, TargetsEntry>> {
+    return this.targetsMap(`${this.factoryPath}/prod-targets/?tag=${tags.map(encodeURIComponent).join(',')}`, 'Reading production targets');
+  }
+
+  /** E16: active wave targets by name (all active waves when `names` is empty); none → {}. */
+  async waveTargets(names: readonly string[] = []): Promise<Record<string, TargetsEntry>> {
+    return this.targetsMap(`${this.factoryPath}/wave-targets/?name=${names.map(encodeURIComponent).join(',')}`, 'Reading wave targets');
+  }
+
+  private async targetsMap(p: string, context: string): Promise<Record<string, TargetsEntry>> {
+    const res = await this.send('GET', p, undefined).catch((e: unknown) => {
+      throw this.noAnswer(context, e);
+    });
+    if (res.status === 404) return {};
+    if (!ok(res.status)) throw this.httpError(context, 'GET', p, res);
+    const body = this.json(res, p.split('?')[0] ?? p);
+    const out: Record<string, TargetsEntry> = {};
+    for (const [name, v] of Object.entries(body)) {
+      if (!isJsonObject(v) || !isJsonObject(v['signed']) || !Array.isArray(v['signatures'])) throw this.badAnswer(`${context}: "${name}" is not signed targets metadata`);
+      out[name] = { signed: v['signed'], signatures: v['signatures'].filter(isJsonObject) };
+    }
+    return out;
+  }
+
   /** E9: the TUF root updates transaction, roots parsed. */
   async updates(): Promise<TufRootUpdates> {
     const res = await this.call('GET', `${this.repoPath}/root/updates`, undefined, 'Reading the TUF root updates');
@@ -226,8 +365,9 @@ export class FoundriesClient {
     });
     if (res.status === 409) {
       throw this.failure('TARGET_CONFLICT', `${context} was refused: another TUF root updates transaction is open on ${this.factory}`, res, 'POST', p,
-        'Only one TUF root updates transaction can be active at a time. Review it with `fioctl keys tuf updates review`, ' +
-          'or cancel it with `fioctl keys tuf updates cancel` (any Factory admin may), then start again.');
+        `Only one TUF root updates transaction can be active at a time. See it with \`tuf-rotate review --factory ${this.factory}\`; ` +
+          `finish it with \`tuf-rotate publish --factory ${this.factory}\` if it is yours and signed, or cancel it with ` +
+          `\`tuf-rotate cancel --factory ${this.factory}\` (any Factory admin may), then start again.`);
     }
     if (!ok(res.status)) throw this.httpError(context, 'POST', p, res);
     const body = this.json(res, 'root/updates (init)');
@@ -264,11 +404,11 @@ export class FoundriesClient {
     });
     if (ok(res.status)) return;
     if (res.status === 404) throw this.noTransaction(context, res, 'PUT', p);
-    if (res.status === 400 || res.status === 422 || res.status === 423) {
-      throw this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${res.status})`, res, 'PUT', p,
-        `${NO_CHANGES} The staged TUF root updates are still open: fix the problem and upload again, or cancel them.`);
+    if (res.status === 423) {
+      throw this.failure('TARGET_PARTIAL_APPLY', `${context} was refused (HTTP 423): the staged TUF root updates are being applied`, res, 'PUT', p,
+        `${await this.stateSentence()} Re-run apply (\`tuf-rotate publish --factory ${this.factory}\`) until both chains are published; do not upload again.`);
     }
-    throw this.httpError(context, 'PUT', p, res);
+    throw await this.refusal(context, 'PUT', p, res);
   }
 
   /**
@@ -288,8 +428,9 @@ export class FoundriesClient {
     }
     if (ok(res.status)) return { applied: true, status: res.status };
     if ([400, 401, 403, 422, 423].includes(res.status)) {
+      const who = res.status === 403 ? ' Anyone but the initiator must give the transaction ID (--txid).' : '';
       throw this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${res.status})`, res, 'POST', p,
-        `${NO_CHANGES} Fix the errors and re-run apply, or cancel the staged TUF root updates.`);
+        `${await this.stateSentence()}${who} Fix the errors and re-run apply, or cancel the staged TUF root updates.`);
     }
     if (res.status === 404) {
       // fioctl re-reads the transaction: gone → nothing in progress (clean); still there → critical.
@@ -409,8 +550,49 @@ export class FoundriesClient {
       return this.failure('TARGET_UNREACHABLE', `${context}: the Foundries API answered HTTP ${s}`, res, method, p,
         'The service may be having problems; try again in a few minutes.');
     }
-    return this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${s})`, res, method, p, `${NO_CHANGES} Fix the problem named above and try again.`);
+    return this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${s})`, res, method, p, 'Fix the problem named above and try again.');
   }
+
+  /** A refused change (PUT, E14): the generic mapping, its hint led by what the Factory now serves. */
+  private async refusal(context: string, method: string, p: string, res: HttpResult): Promise<AppError> {
+    const e = this.httpError(context, method, p, res);
+    if (res.status >= 500) return e;
+    const hint = res.status === 401 || res.status === 403
+      ? `${e.hint} Anyone but the initiator must give the transaction ID (--txid).`
+      : e.hint;
+    return new AppError(e.code, e.message, `${await this.stateSentence()} ${hint}`, { cause: e.cause });
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function describeRoot(root: Root, bytesSha256: string): ServedRoot {
+  let signedSha256 = '';
+  try {
+    signedSha256 = createHash('sha256').update(canonicalBytes(root.dialect, root.signedJson)).digest('hex');
+  } catch {
+    // a root without a canonical form: no digest (it cannot be ours)
+  }
+  return { version: root.version, sha256: bytesSha256, signedSha256, rootKeyIds: [...(root.roles['root']?.keyids ?? [])], signatures: root.signatures.length };
+}
+
+/** What a state means, in one or two sentences (NO_CHANGES only when it shows no change). */
+export function describeState(st: FactoryState, baseVersion?: number): string {
+  const same = st.ci.version === st.prod.version;
+  const served = same ? `CI and production root version ${st.ci.version}` : `CI root version ${st.ci.version} and production root version ${st.prod.version}`;
+  if (st.partial) {
+    return `The Factory is partly updated: it serves ${served}, and the TUF root updates are ${st.status === 'APPLYING' ? 'being applied' : st.status}.`;
+  }
+  const staged = st.status === 'NONE' ? 'no TUF root updates are open' : `the TUF root updates (version ${st.staged?.ci.version ?? '?'}) are still ${st.status === 'STARTED' ? 'staged' : st.status}`;
+  // Unchanged: the served roots are still those the transaction (or the caller) started from.
+  const unchanged = baseVersion !== undefined
+    ? st.ci.version === baseVersion
+    : st.status === 'STARTED' && st.staged?.ci.version === st.ci.version + 1;
+  return unchanged && st.status !== 'APPLYING'
+    ? `${NO_CHANGES} It serves ${served}; ${staged}.`
+    : `The Factory serves ${served}; ${staged}.`;
 }
 
 function ok(status: number): boolean {
@@ -533,10 +715,13 @@ function parseRoots(v: Json | undefined, where: string, factory: string, bad: (m
     const id = keys[role];
     if (typeof id === 'string' && id !== '') onlineKeys[role] = id;
   }
+  const hasProd = typeof prod === 'string' && prod !== '';
   return {
     ciRoot: parseRoot(ci, `${where}.ci-root of ${factory}`),
-    prodRoot: typeof prod === 'string' && prod !== '' ? parseRoot(prod, `${where}.prod-root of ${factory}`) : undefined,
+    prodRoot: hasProd ? parseRoot(prod, `${where}.prod-root of ${factory}`) : undefined,
     onlineKeys,
+    ciSha256: sha256(ci),
+    prodSha256: hasProd ? sha256(prod) : undefined,
   };
 }
 

@@ -1,24 +1,39 @@
+import { matrixLine, sourcesText } from '../../shared/verifiers.js';
 import type { ChainReport, RuleResult, VerifyReport } from '../tuf/model.js';
 import type { RootDiff } from '../tuf/diff.js';
 
 const MARK: Record<RuleResult['status'], string> = { pass: 'ok  ', fail: 'FAIL', warn: 'warn', info: 'info' };
 
-export function formatReport(report: VerifyReport): string {
-  return report.results.map((r) => `  [${MARK[r.status]}] v${r.version} ${r.rule}: ${r.message}`).join('\n');
+/** One checklist line: status, version, rule, whose rule it is, what was found. */
+function formatRule(r: RuleResult): string {
+  return `  [${MARK[r.status]}] v${r.version} ${r.rule} (${sourcesText(r.sources)}): ${r.message}`;
 }
 
-export function formatChain(chain: ChainReport): string {
-  const lines: string[] = [];
-  for (const step of chain.steps) lines.push(formatReport(step));
-  lines.push(
-    chain.ok
-      ? `Chain verified up to version ${chain.finalVersion}.`
-      : `Chain broken at version ${chain.failedAt ?? '?'}; last trusted version ${chain.finalVersion}.`,
+/** The report's rules, then who would accept or refuse the root. */
+export function formatReport(report: VerifyReport): string {
+  return [...report.results.map(formatRule), `Verifiers: ${matrixLine(report.matrix, report.dialect)}`].join('\n');
+}
+
+/** What a client does when the chain ends in an expired root, and what renews it. */
+export function expiredMessage(expired: { version: number; expires: string }, at: Date): string {
+  return (
+    `Every version verifies, but the last one (version ${expired.version}) expired on ${expired.expires} ` +
+    `(checked as of ${at.toISOString()}): a client will refuse to go on until a newer root is published. ` +
+    'A root rotation, or an expiry refresh signed with the root keys, renews it.'
   );
+}
+
+export function formatChain(chain: ChainReport, at: Date = new Date()): string {
+  const lines: string[] = [];
+  for (const step of chain.steps) lines.push(...step.results.map(formatRule));
+  if (chain.ok) lines.push(`Chain verified up to version ${chain.finalVersion} (as of ${at.toISOString()}).`);
+  else if (chain.expired) lines.push(expiredMessage(chain.expired, at));
+  else lines.push(`Chain broken at version ${chain.failedAt ?? '?'}; last trusted version ${chain.finalVersion}.`);
   if (chain.warnings.length > 0) {
     lines.push('Warnings:');
-    for (const w of chain.warnings) lines.push(`  v${w.version} ${w.rule}: ${w.message}`);
+    for (const w of chain.warnings) lines.push(`  v${w.version} ${w.rule} (${sourcesText(w.sources)}): ${w.message}`);
   }
+  lines.push(`Verifiers: ${matrixLine(chain.matrix, chain.dialect)}`);
   return lines.join('\n');
 }
 

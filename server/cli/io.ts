@@ -20,6 +20,10 @@ export interface CliIo {
   now?: () => Date;
   /** Called at each step boundary of a rotation (progress; the fault-injection tests kill here). */
   onStep?: (step: string) => void;
+  /** True when stdin and stdout are a terminal: only then may a command ask a question. */
+  isTTY?: boolean;
+  /** Asks one question on the terminal and returns the answer line. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 /** One command: `run` gets the whole argv (command name first) and returns the exit status (-1: keep running). */

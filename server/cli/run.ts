@@ -27,7 +27,9 @@ const TARGET = '(--repo DIR | --root ROOT.json --out-root NEW.json | --factory N
 export const COMMANDS: Record<string, CommandEntry> = {
   serve: {
     summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
-    usage: 'tuf-rotate serve [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]',
+    usage:
+      'tuf-rotate serve [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
+      '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always]]...',
     load: () => import('./commands/serve.js'),
   },
   rotate: {
@@ -35,13 +37,23 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage:
       'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
-      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]',
+      '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
+      '                  [--allow-expired REASON]',
     load: () => import('./commands/rotate.js'),
   },
   verify: {
     summary: 'verify a chain of roots from a trusted one, as a client would',
-    usage: 'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--json]',
+    usage:
+      'tuf-rotate verify --trusted ROOT.json (--repo DIR | NEW.json...) [--at DATE] [--json]\n' +
+      '  --at DATE  check expiry as of DATE (2027-01-31 or 2027-01-31T12:00:00Z) instead of now',
     load: () => import('./commands/verify.js'),
+  },
+  expiry: {
+    summary: 'when each root the target serves expires and what renews it; exit 1 when one is due (cron, CI)',
+    usage:
+      'tuf-rotate expiry (--repo DIR | --factory NAME [--api-url URL] [--token-file F] | ROOT.json...)\n' +
+      '                  [--within DAYS] [--ics FILE] [--json]',
+    load: () => import('./commands/expiry.js'),
   },
   diff: {
     summary: 'show what changed between two roots',
@@ -49,9 +61,24 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/diff.js'),
   },
   publish: {
-    summary: 'publish a separately signed root to a local repository',
-    usage: 'tuf-rotate publish --root NEW.json --repo DIR [--json]',
+    summary: "publish a separately signed root to a local repository, or apply a Factory's staged, signed TUF root updates",
+    usage:
+      'tuf-rotate publish --root NEW.json --repo DIR [--json]\n' +
+      'tuf-rotate publish --factory NAME [--api-url URL] [--token-file F] [--txid TXID] [--yes] [--json]\n' +
+      '  --factory: applies the staged, fully signed updates, or re-runs apply after a partial apply\n' +
+      '  (production behind CI) until both chains are published. Asks first on a terminal; --yes for scripts.\n' +
+      '  Exit 3 when the staged roots still lack signatures. --txid: needed by anyone but the initiator.',
     load: () => import('./commands/publish.js'),
+  },
+  review: {
+    summary: "show a Factory's open TUF root updates: state, staged roots against served ones, what blocks apply",
+    usage: 'tuf-rotate review --factory NAME [--api-url URL] [--token-file F] [--txid TXID] [--json]',
+    load: () => import('./commands/review.js'),
+  },
+  cancel: {
+    summary: "cancel a Factory's open TUF root updates (any admin may; not while they are being applied)",
+    usage: 'tuf-rotate cancel --factory NAME [--api-url URL] [--token-file F] [--json]',
+    load: () => import('./commands/cancel.js'),
   },
   status: {
     summary: 'how the last rotation saved in a folder ended, and which key archive is valid',
@@ -65,7 +92,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   'practice-factory': {
     summary: "serve a practice factory's API alone, on loopback",
-    usage: 'tuf-rotate practice-factory DIR [--port N] [--name NAME] [--json]',
+    usage:
+      'tuf-rotate practice-factory DIR [--port N] [--name NAME] [--users A,B] [--fault F]... [--json]\n' +
+      '  --users admin-a,admin-b: further admins, each with DIR/users/NAME.token and its own polis-id.\n' +
+      '  --fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] (default :once) rehearses a failure:\n' +
+      '  apply=503 publishes the CI root only and answers 503 (a partial apply; finish it with publish --factory),\n' +
+      '  apply=422 refuses apply, put=500 refuses the upload.',
     load: () => import('./commands/practice-factory.js'),
   },
 };

@@ -34,5 +34,5 @@ export async function factoryBackend(args: ParsedArgs, io: CliIo): Promise<Backe
   });
   const client = new FoundriesClient({ apiUrl, factory, token });
   const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(apiUrl);
-  return new FoundriesBackend(client, { practice: loopback, firstTime: args.flags.has('first-time') });
+  return new FoundriesBackend(client, { practice: loopback, firstTime: args.flags.has('first-time'), ...(io.onStep ? { onStep: io.onStep } : {}) });
 }

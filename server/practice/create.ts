@@ -25,15 +25,22 @@ import { LocalSigner, signRoot } from '../tuf/sign.js';
 import {
   ARCHIVE_FILE,
   FACTORY_FILE,
+  PROD_TARGETS_FILE,
   SERVER_KEYS_DIR,
   TOKEN_FILE,
+  USERS_DIR,
+  PracticeState,
   configToJson,
   ensureDir,
   jsonText,
   rootFileName,
   writeFileAtomic,
 } from './state.js';
-import type { FactoryConfig } from './state.js';
+import type { FactoryConfig, PracticeUser } from './state.js';
+import { practiceTargetsSigned, signTargets } from './targets.js';
+
+/** The offline targets key as an fioctl targets archive (`-K`), for targets-key practice. */
+export const TARGETS_ARCHIVE_FILE = 'targets-keys.tgz';
 
 export interface CreatePracticeOptions {
   /** Factory name used in URLs (default `practice`). */
@@ -169,7 +176,24 @@ export async function createPracticeFactory(dir: string, opts: CreatePracticeOpt
     firstTimePending: opts.firstTime === true,
     onlineKeys: { targets: targetsOnline.keyid, snapshot: snapshot.keyid, timestamp: timestamp.keyid },
     createdAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    users: [],
   };
+
+  // One production tag, signed by the online and the offline targets key (prod threshold 2).
+  const tagSigned = practiceTargetsSigned({ name: 'practice-lmp', version: 1, expires: formatExpires(oneYearAfter(now)), content: `${name} build 1` });
+  const tag = await signTargets(tagSigned, [
+    { keyid: targetsOnline.keyid, signer: new LocalSigner(targetsOnline.key) },
+    { keyid: targetsOffline.keyid, signer: new LocalSigner(targetsOffline.key) },
+  ]);
+  await writeFileAtomic(path.join(abs, PROD_TARGETS_FILE), jsonText({ main: tag }), 0o644);
+  {
+    const pair = archivePairFiles(targetsOffline.key);
+    const tgz = await buildArchiveBytes(emptyArchive(), [
+      { name: `tufrepo/keys/fioctl-targets-${targetsOffline.keyid}.pub`, data: pair.pub },
+      { name: `tufrepo/keys/fioctl-targets-${targetsOffline.keyid}.sec`, data: pair.sec },
+    ]);
+    await writeFileAtomic(path.join(abs, TARGETS_ARCHIVE_FILE), tgz, 0o600);
+  }
 
   let archivePath: string | undefined;
   if (opts.firstTime !== true) {
@@ -187,4 +211,42 @@ export async function createPracticeFactory(dir: string, opts: CreatePracticeOpt
   const info: PracticeFactoryInfo = { dir: abs, factory: name, tokenFile, rootKeyId: root.keyid, polisId: config.polisId };
   if (archivePath !== undefined) info.archivePath = archivePath;
   return info;
+}
+
+const USER_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * Adds admins to a practice factory (each gets `users/NAME.token` and its own polis-id); names that
+ * exist already are kept as they are. Returns every admin's token file, owner first.
+ */
+export async function addPracticeUsers(dir: string, names: readonly string[]): Promise<{ name: string; polisId: string; tokenFile: string }[]> {
+  const abs = path.resolve(dir);
+  const state = await PracticeState.load(abs);
+  const config = state.config;
+  const users: PracticeUser[] = [...config.users];
+  for (const n of names) {
+    if (!USER_NAME.test(n) || n === 'owner') {
+      throw new AppError('BAD_USAGE', `"${n}" is not a usable practice user name`, 'Use lower-case letters, digits and dashes (not "owner").');
+    }
+    if (users.some((u) => u.name === n)) continue;
+    await ensureDir(path.join(abs, USERS_DIR));
+    await writeFileAtomic(path.join(abs, USERS_DIR, `${n}.token`), randomBytes(32).toString('base64url') + '\n', 0o600);
+    users.push({ name: n, polisId: randomUUID(), role: 'admin' });
+  }
+  if (users.length !== config.users.length) await state.saveConfig({ ...config, users });
+  return [
+    { name: 'owner', polisId: config.polisId, tokenFile: path.join(abs, TOKEN_FILE) },
+    ...users.map((u) => ({ name: u.name, polisId: u.polisId, tokenFile: path.join(abs, USERS_DIR, `${u.name}.token`) })),
+  ];
+}
+
+/** Adds an active wave (E16) holding the current production tag's targets, signed like it (tests, rehearsals). */
+export async function addPracticeWave(dir: string, wave: string): Promise<void> {
+  const state = await PracticeState.load(path.resolve(dir));
+  const tags = await state.targetsFile('prod');
+  const first = Object.values(tags)[0];
+  if (first === undefined) throw new AppError('TARGET_NOT_CONFIGURED', 'the practice factory has no production tag to make a wave of', 'Create a new practice factory.');
+  const waves = await state.targetsFile('waves');
+  waves[wave] = JSON.parse(JSON.stringify(first)) as JsonObject;
+  await state.saveTargetsFile('waves', waves);
 }

@@ -15,18 +15,29 @@
  *   E11    PUT  /ota/repo/F/api/v1/user_repo/root/updates                  stage signed roots
  *   E12    POST /ota/repo/F/api/v1/user_repo/root/updates/apply
  *   E13    POST /ota/repo/F/api/v1/user_repo/root/updates/cancel
- * Errors are `{"message": "...", "errors": ["..."]}`: 400 malformed, 401 no/wrong token, 404 unknown
- * factory or nothing in progress, 409 a transaction is already open, 422 validation, 423 applying.
+ *   E14    POST /ota/repo/F/api/v1/user_repo/root/updates/gen-online-keys
+ *   E15    GET  /ota/factories/F/prod-targets/?tag=t1,t2                   404 when none / unknown
+ *   E16    GET  /ota/factories/F/wave-targets/?name=w1,w2                  404 when none / unknown
+ * Errors are `{"message": "...", "errors": ["..."]}`: 400 malformed, 401 no/wrong token, 403 txid
+ * (only the initiator may omit it; anyone else must give it exactly), 404 unknown factory or nothing
+ * in progress, 409 a transaction is already open (or an active wave blocks E14), 422 validation
+ * (PUT errors name their foundries-operations.md §6 rule), 423 applying.
  *
- * Fault injection (tests; runtime changes through `practiceControl(app).setFaults`, never over HTTP):
+ * Admins: the owner (OSF-TOKEN) and those of `users/NAME.token` (`addPracticeUsers`), each with its
+ * own polis-id; any admin may read, init and cancel.
+ *
+ * Fault injection (runtime changes through `practiceControl(app).setFaults`, never over HTTP; from the
+ * command line `practice-factory DIR --fault apply=503[:once|:always]`, see `parsePracticeFaults`):
  * - `putStatus`: PUT answers this status and stages nothing.
  * - `applyStatus` < 500: apply answers this status and changes nothing (status stays STARTED).
  * - `applyStatus` ≥ 500: a *partial* apply: the status becomes APPLYING and the new CI root is
  *   published, the production root is not; the answer is this status. Re-running apply (once the
  *   fault is cleared) completes it, as the real API asks ("re-run apply after a short pause").
+ * - `applyOnce` / `putOnce`: the fault fires once, then clears itself (a transient outage).
  * - `delayMs`: every request waits this long before it is handled (for client timeouts).
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { keyIdFoundries, archivePairFiles, generateKey, newRootKeyJson } from '../tuf/keys.js';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
@@ -35,18 +46,63 @@ import { cloneJson, isJsonObject } from '../tuf/json.js';
 import type { JsonObject } from '../tuf/json.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root, RootDocument } from '../tuf/model.js';
-import { PracticeState, readPracticeToken } from './state.js';
-import type { Transaction } from './state.js';
+import { checkStagingRules } from './rules.js';
+import { PracticeState } from './state.js';
+import type { OnlineKeyIds, PracticeUser, Transaction } from './state.js';
+import { checkStagedTargetsSignatures, validTargetsSigners } from './targets.js';
 import { checkProdMatchesCi, checkStagedRoot } from './validate.js';
 
 export interface PracticeFaults {
   applyStatus?: number;
   putStatus?: number;
+  /** The apply / PUT fault fires once, then clears (default: every time). */
+  applyOnce?: boolean;
+  putOnce?: boolean;
   delayMs?: number;
+}
+
+/** What `--fault` accepts: `apply=STATUS[:once|:always]`, `put=STATUS[:once|:always]` (default once). */
+export const FAULT_SYNTAX = 'apply=STATUS[:once|:always] or put=STATUS[:once|:always] (default :once)';
+
+/**
+ * `--fault` values to faults: `apply=503` makes the next apply publish the CI root only and answer
+ * 503 (a partial apply); `apply=422` refuses apply; `put=500:always` refuses every upload.
+ */
+export function parsePracticeFaults(specs: readonly string[]): PracticeFaults {
+  const out: PracticeFaults = {};
+  for (const spec of specs) {
+    const m = /^(apply|put)=([1-5][0-9]{2})(?::(once|always))?$/.exec(spec.trim());
+    if (m === null) {
+      throw new AppError('BAD_USAGE', `"${spec}" is not a fault`, `Give --fault ${FAULT_SYNTAX}, e.g. --fault apply=503.`);
+    }
+    const status = Number(m[2]);
+    if (status < 400) throw new AppError('BAD_USAGE', `fault status ${status} is not an error status`, 'Use a 4xx or 5xx status, e.g. apply=503.');
+    const once = m[3] !== 'always';
+    if (m[1] === 'apply') {
+      out.applyStatus = status;
+      out.applyOnce = once;
+    } else {
+      out.putStatus = status;
+      out.putOnce = once;
+    }
+  }
+  return out;
+}
+
+/** The faults in words, for the start-up line. */
+export function describeFaults(f: PracticeFaults): string {
+  const parts: string[] = [];
+  if (f.applyStatus !== undefined) {
+    parts.push(`apply answers ${f.applyStatus}${f.applyStatus >= 500 ? ' after publishing the CI root only (a partial apply)' : ''} ${f.applyOnce === true ? 'once' : 'every time'}`);
+  }
+  if (f.putStatus !== undefined) parts.push(`uploads answer ${f.putStatus} ${f.putOnce === true ? 'once' : 'every time'}`);
+  return parts.join('; ');
 }
 
 export interface PracticeFactoryOptions {
   faults?: PracticeFaults;
+  /** §6.3 rule 21: a new key's x-key-owners entry must name the uploader (default true). */
+  ownerMustBeCaller?: boolean;
   /** Clock for expiry checks and timestamps (tests). */
   now?: () => Date;
   /** Fastify logger (off by default). Headers are redacted. */
@@ -123,7 +179,13 @@ function txidOf(body: JsonObject): string {
 
 export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOptions = {}): Promise<FastifyInstance> {
   const state = await PracticeState.load(dir);
-  const tokenDigest = digest(await readPracticeToken(dir));
+  const users = (await state.userTokens()).map((u) => ({ user: u.user, digest: digest(u.token) }));
+  const userOf = new WeakMap<FastifyRequest, PracticeUser>();
+  const caller = (req: FastifyRequest): PracticeUser => {
+    const u = userOf.get(req);
+    if (u === undefined) throw new ApiFailure(401, 'Authentication credentials were not provided or are invalid');
+    return u;
+  };
   const now = opts.now ?? (() => new Date());
   let faults: PracticeFaults = { ...opts.faults };
 
@@ -163,7 +225,9 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   app.setNotFoundHandler((_req, reply) => fail(reply, 404, 'Not found'));
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!authorized(req, tokenDigest)) return fail(reply, 401, 'Authentication credentials were not provided or are invalid');
+    const user = authorized(req, users);
+    if (user === undefined) return fail(reply, 401, 'Authentication credentials were not provided or are invalid');
+    userOf.set(req, user);
     const factory = (req.params as { factory?: unknown } | undefined)?.factory;
     if (typeof factory === 'string' && factory !== state.config.name) return fail(reply, 404, `Factory "${factory}" not found`);
     const delay = faults.delayMs ?? 0;
@@ -194,10 +258,10 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   });
 
   // E8 (fioctl before v0.40 called it without the trailing slash)
-  const self = async (): Promise<JsonObject> => ({
-    'polis-id': state.config.polisId,
-    name: state.config.userName,
-    role: state.config.role,
+  const self = async (req: FastifyRequest): Promise<JsonObject> => ({
+    'polis-id': caller(req).polisId,
+    name: caller(req).name === 'owner' ? state.config.userName : caller(req).name,
+    role: caller(req).role,
     'teams-ext': [],
     'effective-scopes': ['targets:read-update', 'devices:read'],
   });
@@ -240,9 +304,10 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
       }
 
       const at = now();
+      const who = caller(req).polisId;
       const ci = state.rootDocument('ci');
       const prod = state.rootDocument('prod');
-      const changelog: JsonObject = { 'polis-id': state.config.polisId, message, timestamp: at.toISOString() };
+      const changelog: JsonObject = { 'polis-id': who, message, timestamp: stamp(at) };
       const ciSigned = stagedSigned(ci.signed, changelog);
       const tx: Transaction = {
         txid: newTxid(),
@@ -250,10 +315,11 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
         firstTime,
         shortcut,
         message,
-        createdBy: state.config.polisId,
+        createdBy: who,
         createdAt: stamp(at),
-        updatedBy: state.config.polisId,
+        updatedBy: who,
         updatedAt: stamp(at),
+        changelog,
         baseVersion: state.version('ci'),
         ciRoot: { signatures: [], signed: ciSigned },
         // The staged prod root is the staged CI root with the production targets threshold.
@@ -273,36 +339,63 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   // E11 stage signed roots
   app.put(`${repo}/root/updates`, async (req, reply) =>
     exclusive(async () => {
-      if (faults.putStatus !== undefined) return fail(reply, faults.putStatus, 'Injected fault: PUT refused');
+      if (faults.putStatus !== undefined) {
+        const status = faults.putStatus;
+        if (faults.putOnce === true) faults = { ...faults, putStatus: undefined, putOnce: undefined };
+        return fail(reply, status, 'Injected fault: PUT refused');
+      }
       const body = bodyObject(req, true);
       onlyFields(body, ['txid', 'ci-root', 'prod-root', 'targets-signatures', 'waves-signatures']);
-      const tx = openTransaction(state, txidOf(body));
+      const tx = openTransaction(state, txidOf(body), caller(req));
       if (tx.status !== 'STARTED') throw new ApiFailure(423, APPLYING);
       for (const f of ['ci-root', 'prod-root']) {
         if (body[f] === undefined) throw new ApiFailure(400, 'Invalid request body', [`"${f}" is required`]);
       }
       const errors: string[] = [];
-      for (const f of ['targets-signatures', 'waves-signatures']) {
+      const maps: Partial<Record<'targets-signatures' | 'waves-signatures', JsonObject>> = {};
+      for (const f of ['targets-signatures', 'waves-signatures'] as const) {
         const v = body[f];
         if (v === undefined || v === null) continue;
         if (!isJsonObject(v)) throw new ApiFailure(400, 'Invalid request body', [`"${f}" must be an object`]);
-        // A practice factory has no production targets or waves to re-sign.
-        for (const name of Object.keys(v)) errors.push(`${f}: there is no ${f === 'targets-signatures' ? 'production tag' : 'wave'} "${name}"`);
+        maps[f] = v;
       }
       const at = now();
+      const online = tx.onlineKeys ?? state.config.onlineKeys;
       const ci = checkStagedRoot(currentRoot(state, 'ci'), body['ci-root'], 'ci-root', at);
       const prod = checkStagedRoot(currentRoot(state, 'prod'), body['prod-root'], 'prod-root', at);
       errors.push(...ci.errors, ...prod.errors);
       if (ci.root !== undefined && prod.root !== undefined) errors.push(...checkProdMatchesCi(ci.root, prod.root));
       if (ci.malformed || prod.malformed) throw new ApiFailure(400, 'Invalid TUF root', errors);
+      const ctx = {
+        current: currentRoot(state, 'ci'),
+        changelog: tx.changelog,
+        online,
+        caller: caller(req).polisId,
+        now: at,
+        ownerMustBeCaller: opts.ownerMustBeCaller ?? true,
+      };
+      if (ci.root !== undefined) errors.push(...checkStagingRules(ci.root, 'ci-root', ctx));
+      if (prod.root !== undefined) errors.push(...checkStagingRules(prod.root, 'prod-root', ctx));
+      // Rule 25: staged signatures for production tags and active waves.
+      const sigErrors: string[] = [];
+      if (prod.root !== undefined) {
+        if (maps['targets-signatures'] !== undefined) {
+          sigErrors.push(...checkStagedTargetsSignatures('targets-signatures', maps['targets-signatures'], await state.targetsFile('prod'), prod.root, online.targets));
+        }
+        if (maps['waves-signatures'] !== undefined) {
+          sigErrors.push(...checkStagedTargetsSignatures('waves-signatures', maps['waves-signatures'], await state.targetsFile('waves'), prod.root, online.targets));
+        }
+      }
+      if (sigErrors.length > 0) throw new ApiFailure(400, 'Invalid targets signatures', sigErrors.map((e) => `rule 25: ${e}`));
       if (errors.length > 0) throw new ApiFailure(422, 'The staged TUF roots were refused', errors);
       await state.saveTransaction({
         ...tx,
         ciRoot: cloneJson(body['ci-root'] ?? null) as RootDocument,
         prodRoot: cloneJson(body['prod-root'] ?? null) as RootDocument,
         signed: true,
-        updatedBy: state.config.polisId,
+        updatedBy: caller(req).polisId,
         updatedAt: stamp(at),
+        ...mergeSignatures(tx, maps),
       });
       return {};
     }),
@@ -313,8 +406,9 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
     exclusive(async () => {
       const body = bodyObject(req, false);
       onlyFields(body, ['txid']);
-      const tx = openTransaction(state, txidOf(body));
+      const tx = openTransaction(state, txidOf(body), caller(req));
       const injected = faults.applyStatus;
+      if (injected !== undefined && faults.applyOnce === true) faults = { ...faults, applyStatus: undefined, applyOnce: undefined };
       if (injected !== undefined && injected < 500) return fail(reply, injected, 'Injected fault: apply refused');
       if (!tx.signed) {
         throw new ApiFailure(422, 'The staged TUF root updates are not signed', [
@@ -328,13 +422,21 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
           ...checkStagedRoot(currentRoot(state, 'ci'), tx.ciRoot, 'ci-root', at).errors,
           ...checkStagedRoot(currentRoot(state, 'prod'), tx.prodRoot, 'prod-root', at).errors,
         ];
+        // Rule 31: every production tag and active wave meets the new production targets threshold.
+        errors.push(...(await targetsAfterApply(state, tx)).errors);
         if (errors.length > 0) throw new ApiFailure(422, 'The staged TUF roots can no longer be applied', errors);
       }
       const applying: Transaction = { ...tx, status: 'APPLYING', updatedAt: stamp(now()) };
       await state.saveTransaction(applying);
       if (state.version('ci') < tx.baseVersion + 1) await state.appendRoot('ci', tx.ciRoot);
       if (injected !== undefined) return fail(reply, injected, 'Injected fault: apply interrupted after the CI root was published');
-      if (state.version('prod') < tx.baseVersion + 1) await state.appendRoot('prod', tx.prodRoot);
+      if (state.version('prod') < tx.baseVersion + 1) {
+        const after = await targetsAfterApply(state, tx);
+        await state.saveTargetsFile('prod', after.prod);
+        await state.saveTargetsFile('waves', after.waves);
+        await state.appendRoot('prod', tx.prodRoot);
+      }
+      if (tx.onlineKeys !== undefined) await state.saveConfig({ ...state.config, onlineKeys: tx.onlineKeys });
       if (tx.firstTime) {
         // The owner's key has replaced it: the server no longer keeps the first root key.
         await state.removeServerKey('first-root.sec');
@@ -356,24 +458,157 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
     }),
   );
 
+  // E14 gen-online-keys
+  app.post(`${repo}/root/updates/gen-online-keys`, async (req) =>
+    exclusive(async () => {
+      const body = bodyObject(req, true);
+      onlyFields(body, ['txid', 'key-type', 'targets', 'snapshot', 'timestamp']);
+      const tx = openTransaction(state, txidOf(body), caller(req));
+      if (tx.status !== 'STARTED') throw new ApiFailure(423, APPLYING);
+      const keyType = body['key-type'];
+      if (keyType !== 'ED25519' && keyType !== 'RSA') throw new ApiFailure(400, 'Invalid request body', ['"key-type" must be ED25519 or RSA']);
+      const roles = (['targets', 'snapshot', 'timestamp'] as const).filter((r) => {
+        const v = body[r];
+        if (v !== undefined && v !== true) throw new ApiFailure(400, 'Invalid request body', [`"${r}" may only be true`]);
+        return v === true;
+      });
+      if (roles.length === 0) throw new ApiFailure(400, 'Invalid request body', ['name at least one of targets, snapshot, timestamp']);
+      const waves = Object.keys(await state.targetsFile('waves'));
+      if (waves.length > 0) throw new ApiFailure(409, 'The TUF online key rotation is not allowed while a wave is active', waves.map((w) => `active wave "${w}"`));
+      const expires = Date.parse(String(tx.ciRoot.signed['expires']));
+      if (!(expires > now().getTime())) {
+        throw new ApiFailure(422, 'The staged TUF root has a too low expires value', ['rotate the root key first (it sets a new expiry)']);
+      }
+      const online: OnlineKeyIds = { ...(tx.onlineKeys ?? state.config.onlineKeys) };
+      const ci = cloneJson(tx.ciRoot) as RootDocument;
+      const prod = cloneJson(tx.prodRoot) as RootDocument;
+      for (const role of roles) {
+        const key = await generateKey(keyType === 'RSA' ? 'rsa' : 'ed25519');
+        const id = keyIdFoundries(key.publicKey);
+        const pair = archivePairFiles(key);
+        await state.saveServerKey(`${role}-online-${id}.sec`, pair.sec);
+        await state.saveServerKey(`${role}-online-${id}.pub`, pair.pub);
+        for (const doc of [ci, prod]) replaceKey(doc.signed, role, online[role], id, newRootKeyJson('foundries', key.publicKey));
+        online[role] = id;
+      }
+      ci.signatures = [];
+      prod.signatures = [];
+      await state.saveTransaction({ ...tx, ciRoot: ci, prodRoot: prod, onlineKeys: online, signed: false, updatedBy: caller(req).polisId, updatedAt: stamp(now()) });
+      return {};
+    }),
+  );
+
+  // E15, E16
+  const targetsRoute = (which: 'prod' | 'waves', param: 'tag' | 'name') => async (req: FastifyRequest, reply: FastifyReply) => {
+    const all = await state.targetsFile(which);
+    const raw = (req.query as Record<string, unknown>)[param];
+    const wanted = typeof raw === 'string' && raw !== '' ? raw.split(',') : Object.keys(all);
+    const unknown = wanted.filter((n) => all[n] === undefined);
+    if (wanted.length === 0) return fail(reply, 404, which === 'prod' ? 'No production targets' : 'No active waves');
+    if (unknown.length > 0) return fail(reply, 404, `Not found: ${unknown.join(', ')}`);
+    const out: JsonObject = {};
+    for (const n of wanted) out[n] = all[n] ?? null;
+    return out;
+  };
+  app.get(`${fac}/prod-targets/`, targetsRoute('prod', 'tag'));
+  app.get(`${fac}/wave-targets/`, targetsRoute('waves', 'name'));
+
   return app;
 }
 
-function authorized(req: FastifyRequest, tokenDigest: Buffer): boolean {
-  const header = req.headers['osf-token'];
-  if (typeof header === 'string' && timingSafeEqual(digest(header), tokenDigest)) return true;
-  const auth = req.headers.authorization;
-  if (typeof auth === 'string') {
-    const m = /^Bearer ([A-Za-z0-9+/=_-]+)$/.exec(auth);
-    if (m?.[1] !== undefined && timingSafeEqual(digest(Buffer.from(m[1], 'base64')), tokenDigest)) return true;
-  }
-  return false;
+/** Replaces a role's online key ID in a staged root's `signed` (E14); drops the old key if unused. */
+function replaceKey(signed: JsonObject, role: string, oldId: string, newId: string, keyJson: JsonObject): void {
+  const keys = signed['keys'];
+  const roles = signed['roles'];
+  if (!isJsonObject(keys) || !isJsonObject(roles)) return;
+  keys[newId] = keyJson;
+  const r = roles[role];
+  if (isJsonObject(r) && Array.isArray(r['keyids'])) r['keyids'] = r['keyids'].map((k) => (k === oldId ? newId : k));
+  const stillUsed = Object.values(roles).some((x) => isJsonObject(x) && Array.isArray(x['keyids']) && x['keyids'].includes(oldId));
+  if (!stillUsed) delete keys[oldId];
 }
 
-function openTransaction(state: PracticeState, txid: string): Transaction {
+/** Rule 12: staged targets/waves signatures are merged per (name, keyid); omitted maps keep earlier ones. */
+function mergeSignatures(tx: Transaction, maps: Partial<Record<'targets-signatures' | 'waves-signatures', JsonObject>>): Pick<Transaction, 'targetsSignatures' | 'wavesSignatures'> {
+  const merge = (old: Record<string, JsonObject[]> | undefined, add: JsonObject | undefined): Record<string, JsonObject[]> | undefined => {
+    if (add === undefined) return old;
+    const out: Record<string, JsonObject[]> = { ...(old ?? {}) };
+    for (const [name, list] of Object.entries(add)) {
+      const sigs = (Array.isArray(list) ? list : []).filter(isJsonObject);
+      const ids = new Set(sigs.map((x) => x['keyid']));
+      out[name] = [...(out[name] ?? []).filter((x) => !ids.has(x['keyid'])), ...sigs];
+    }
+    return out;
+  };
+  const out: Pick<Transaction, 'targetsSignatures' | 'wavesSignatures'> = {};
+  const t = merge(tx.targetsSignatures, maps['targets-signatures']);
+  const w = merge(tx.wavesSignatures, maps['waves-signatures']);
+  if (t !== undefined) out.targetsSignatures = t;
+  if (w !== undefined) out.wavesSignatures = w;
+  return out;
+}
+
+/**
+ * Rule 31: production tags and active waves as they will be after apply: signatures by keys no
+ * longer in the targets role dropped, staged signatures added; each must meet the new production
+ * targets threshold.
+ */
+async function targetsAfterApply(
+  state: PracticeState,
+  tx: Transaction,
+): Promise<{ prod: Record<string, JsonObject>; waves: Record<string, JsonObject>; errors: string[] }> {
+  const prodRoot = parseRoot(tx.prodRoot, 'staged prod-root');
+  const threshold = prodRoot.roles['targets']?.threshold ?? 2;
+  const errors: string[] = [];
+  const build = async (which: 'prod' | 'waves', staged: Record<string, JsonObject[]> | undefined): Promise<Record<string, JsonObject>> => {
+    const all = await state.targetsFile(which);
+    const out: Record<string, JsonObject> = {};
+    for (const [name, entry] of Object.entries(all)) {
+      const signed = entry['signed'];
+      if (!isJsonObject(signed)) continue;
+      const old = (Array.isArray(entry['signatures']) ? entry['signatures'] : []).filter(isJsonObject);
+      const add = staged?.[name] ?? [];
+      const ids = new Set(add.map((x) => x['keyid']));
+      const sigs = [...old.filter((x) => !ids.has(x['keyid'])), ...add].filter((x) => prodRoot.roles['targets']?.keyids.includes(String(x['keyid'])));
+      const valid = validTargetsSigners(prodRoot, signed, sigs);
+      if (valid.length < threshold) {
+        errors.push(`rule 31: ${which === 'prod' ? 'production tag' : 'wave'} "${name}" would have ${valid.length} valid targets signatures, ${threshold} needed (sign it with the offline targets key)`);
+      }
+      out[name] = { signatures: sigs, signed };
+    }
+    return out;
+  };
+  const prod = await build('prod', tx.targetsSignatures);
+  const waves = await build('waves', tx.wavesSignatures);
+  return { prod, waves, errors };
+}
+
+function authorized(req: FastifyRequest, users: readonly { user: PracticeUser; digest: Buffer }[]): PracticeUser | undefined {
+  let given: Buffer | undefined;
+  const header = req.headers['osf-token'];
+  if (typeof header === 'string') given = digest(header);
+  const auth = req.headers.authorization;
+  if (given === undefined && typeof auth === 'string') {
+    const m = /^Bearer ([A-Za-z0-9+/=_-]+)$/.exec(auth);
+    if (m?.[1] !== undefined) given = digest(Buffer.from(m[1], 'base64'));
+  }
+  if (given === undefined) return undefined;
+  let found: PracticeUser | undefined;
+  for (const u of users) if (timingSafeEqual(given, u.digest)) found = u.user;
+  return found;
+}
+
+/**
+ * The open transaction, for a request that carries a txid (PUT, apply, E14; §6.1 rule 4): the
+ * initiator may send "", anyone else must send the exact txid (403 otherwise).
+ */
+function openTransaction(state: PracticeState, txid: string, user: PracticeUser): Transaction {
   const tx = state.transaction;
   if (tx === undefined) throw new ApiFailure(404, NONE_IN_PROGRESS);
-  if (txid !== '' && txid !== tx.txid) throw new ApiFailure(400, `Transaction ${txid} is not the active one`);
+  if (txid === '' && user.polisId !== tx.createdBy) {
+    throw new ApiFailure(403, 'Only the user who initiated the TUF root updates may omit the transaction ID', ['give the transaction ID (txid) the initiator shared']);
+  }
+  if (txid !== '' && txid !== tx.txid) throw new ApiFailure(403, 'The transaction ID does not match the TUF root updates in progress');
   return tx;
 }
 
@@ -431,7 +666,7 @@ function updatesJson(state: PracticeState, now: Date): JsonObject {
     issues: { errors, warnings },
   };
   if (tx !== undefined) {
-    out['updated'] = { 'ci-root': compact(tx.ciRoot), 'prod-root': compact(tx.prodRoot), 'online-keys': online };
+    out['updated'] = { 'ci-root': compact(tx.ciRoot), 'prod-root': compact(tx.prodRoot), 'online-keys': { ...(tx.onlineKeys ?? state.config.onlineKeys) } };
     out['change-meta'] = {
       'created-by': tx.createdBy,
       'created-at': tx.createdAt,

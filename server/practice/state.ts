@@ -10,6 +10,9 @@
  * DIR/server-keys/*.sec|.pub  private keys "the server" holds (0600): online keys, the first root key
  * DIR/transaction.json        the open TUF root updates transaction, absent when status is NONE
  * DIR/offline-keys.tgz        the owner's key archive (not read by the server)
+ * DIR/users/NAME.token        API tokens of further admins (0600; `practice-factory --users`)
+ * DIR/prod-targets.json       production tags' targets metadata (E15), absent = none
+ * DIR/waves.json              active waves' targets metadata (E16), absent = none
  * ```
  *
  * Every write is atomic (temp file, fsync, rename, fsync of the folder): a crash leaves the old or
@@ -53,7 +56,20 @@ export interface FactoryConfig {
   firstTimePending: boolean;
   onlineKeys: OnlineKeyIds;
   createdAt: string;
+  /** Further admins (each with `users/NAME.token`); the owner is the user above with OSF-TOKEN. */
+  users: PracticeUser[];
 }
+
+/** An admin of the practice factory other than the owner. */
+export interface PracticeUser {
+  name: string;
+  polisId: string;
+  role: string;
+}
+
+export const USERS_DIR = 'users';
+export const PROD_TARGETS_FILE = 'prod-targets.json';
+export const WAVES_FILE = 'waves.json';
 
 /** `transaction.json`: one open TUF root updates transaction. */
 export interface Transaction {
@@ -73,6 +89,13 @@ export interface Transaction {
   prodRoot: RootDocument;
   /** True once a PUT passed validation: only then may the transaction be applied. */
   signed: boolean;
+  /** The `x-changelog` the server staged at init (a PUT must keep it). */
+  changelog?: JsonObject;
+  /** Online key IDs of the staged roots (E14 changes them); absent = the Factory's current ones. */
+  onlineKeys?: OnlineKeyIds;
+  /** Staged `targets-signatures` / `waves-signatures`, by tag or wave, then key ID. */
+  targetsSignatures?: Record<string, JsonObject[]>;
+  wavesSignatures?: Record<string, JsonObject[]>;
 }
 
 /** Writes a file so that readers see the old content or the new, never a mixture (replaces it). */
@@ -125,6 +148,7 @@ export function configToJson(c: FactoryConfig): JsonObject {
     'first-time-pending': c.firstTimePending,
     'online-keys': { ...c.onlineKeys },
     'created-at': c.createdAt,
+    ...(c.users.length > 0 ? { users: c.users.map((u) => ({ name: u.name, 'polis-id': u.polisId, role: u.role })) } : {}),
   };
 }
 
@@ -146,6 +170,10 @@ function configFromJson(v: unknown): FactoryConfig {
       timestamp: str(keys, 'timestamp', 'online-keys'),
     },
     createdAt: str(v, 'created-at', FACTORY_FILE),
+    users: (Array.isArray(v['users']) ? v['users'] : []).map((u, i) => {
+      if (!isJsonObject(u)) throw stateError(`${FACTORY_FILE}: users[${i}] is not an object`);
+      return { name: str(u, 'name', 'users'), polisId: str(u, 'polis-id', 'users'), role: str(u, 'role', 'users') };
+    }),
   };
 }
 
@@ -164,7 +192,18 @@ export function transactionToJson(t: Transaction): JsonObject {
     'ci-root': t.ciRoot,
     'prod-root': t.prodRoot,
     signed: t.signed,
+    ...(t.changelog !== undefined ? { changelog: t.changelog } : {}),
+    ...(t.onlineKeys !== undefined ? { 'online-keys': { ...t.onlineKeys } } : {}),
+    ...(t.targetsSignatures !== undefined ? { 'targets-signatures': t.targetsSignatures } : {}),
+    ...(t.wavesSignatures !== undefined ? { 'waves-signatures': t.wavesSignatures } : {}),
   };
+}
+
+function sigMap(v: unknown): Record<string, JsonObject[]> | undefined {
+  if (!isJsonObject(v)) return undefined;
+  const out: Record<string, JsonObject[]> = {};
+  for (const [k, list] of Object.entries(v)) out[k] = Array.isArray(list) ? list.filter(isJsonObject) : [];
+  return out;
 }
 
 function transactionFromJson(v: unknown): Transaction {
@@ -188,6 +227,12 @@ function transactionFromJson(v: unknown): Transaction {
     ciRoot: toRootDocument(v['ci-root'], `${what} ci-root`),
     prodRoot: toRootDocument(v['prod-root'], `${what} prod-root`),
     signed: v['signed'] === true,
+    ...(isJsonObject(v['changelog']) ? { changelog: v['changelog'] } : {}),
+    ...(isJsonObject(v['online-keys'])
+      ? { onlineKeys: { targets: str(v['online-keys'], 'targets', what), snapshot: str(v['online-keys'], 'snapshot', what), timestamp: str(v['online-keys'], 'timestamp', what) } }
+      : {}),
+    ...(sigMap(v['targets-signatures']) !== undefined ? { targetsSignatures: sigMap(v['targets-signatures']) as Record<string, JsonObject[]> } : {}),
+    ...(sigMap(v['waves-signatures']) !== undefined ? { wavesSignatures: sigMap(v['waves-signatures']) as Record<string, JsonObject[]> } : {}),
   };
 }
 
@@ -326,6 +371,44 @@ export class PracticeState {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  /** Production tags (E15) or active waves (E16): name → `{signatures, signed}`; none → {}. */
+  async targetsFile(which: 'prod' | 'waves'): Promise<Record<string, JsonObject>> {
+    const file = path.join(this.dir, which === 'prod' ? PROD_TARGETS_FILE : WAVES_FILE);
+    const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw stateError(`${path.basename(file)} cannot be read`, e);
+    });
+    if (text === undefined) return {};
+    const v = JSON.parse(text) as unknown;
+    if (!isJsonObject(v)) throw stateError(`${path.basename(file)} is not a JSON object`);
+    const out: Record<string, JsonObject> = {};
+    for (const [k, x] of Object.entries(v)) if (isJsonObject(x)) out[k] = x;
+    return out;
+  }
+
+  async saveTargetsFile(which: 'prod' | 'waves', v: Record<string, JsonObject>): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, which === 'prod' ? PROD_TARGETS_FILE : WAVES_FILE), jsonText(v), 0o644);
+  }
+
+  async saveServerKey(name: string, data: Uint8Array): Promise<void> {
+    await ensureDir(path.join(this.dir, SERVER_KEYS_DIR));
+    await writeFileAtomic(path.join(this.dir, SERVER_KEYS_DIR, name), data);
+  }
+
+  /** The tokens of every admin: owner first (OSF-TOKEN), then `users/NAME.token`. */
+  async userTokens(): Promise<{ user: PracticeUser; token: string }[]> {
+    const c = this.configValue;
+    const out = [{ user: { name: 'owner', polisId: c.polisId, role: c.role }, token: await readPracticeToken(this.dir) }];
+    for (const u of c.users) {
+      const token = (await readFile(path.join(this.dir, USERS_DIR, `${u.name}.token`), 'utf8').catch((e: unknown) => {
+        throw stateError(`${USERS_DIR}/${u.name}.token cannot be read`, e);
+      })).trim();
+      if (token === '') throw stateError(`${USERS_DIR}/${u.name}.token is empty`);
+      out.push({ user: u, token });
+    }
+    return out;
   }
 
   async removeServerKey(name: string): Promise<void> {

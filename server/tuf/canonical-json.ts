@@ -5,10 +5,13 @@
  *   oracle for the spec dialect; securesystemslib agrees on every input a real root holds).
  * - `canonicalDevice`: libaktualizr's re-serialisation of `signed` (jsoncpp 1.9.3
  *   `StreamWriterBuilder`, indentation "", emitUTF8 false). This is what Foundries devices verify.
- * - `canonicalFioctl`: fioctl's docker/go `MarshalCanonical`.
+ * - `canonicalFioctl`: fioctl's `MarshalCanonical`, from Foundries' fork of docker/go
+ *   (`foundriesio/go@a487d04`, pinned by fioctl's go.mod since v0.15), which escapes `\n` `\r` `\t`.
  *
- * They agree exactly when every string is printable ASCII (see docs/tuf-dialects.md); callers that
- * sign Foundries roots refuse anything else except RSA PEM keys (`nonAsciiStrings`).
+ * They agree exactly when every string is printable ASCII apart from `\n` (and `\r`, `\t`, which
+ * jsoncpp and the fork escape alike): so the newlines of RSA PEM keys give the same bytes in all
+ * three (foundries-operations.md §1 C1). Callers that sign Foundries roots refuse any other string
+ * outside printable ASCII (`nonAsciiStrings`), where the forms differ.
  *
  * Pure: no fs, no network.
  */
@@ -50,9 +53,20 @@ function sortUtf8(keys: string[]): string[] {
   return [...keys].sort(compareUtf8);
 }
 
-/** OLPC and docker/go: only `"` and `\` are escaped, everything else is written raw. */
+/** OLPC: only `"` and `\` are escaped, everything else is written raw. */
 function quoteMinimal(s: string): string {
   return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+}
+
+const FIOCTL_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Foundries' docker/go fork in canonical mode (`canonical/json/encode.go` at a487d04): `"` `\` LF CR
+ * TAB as two-character escapes; every other character (other control characters, DEL, `<>&`,
+ * non-ASCII, U+2028/2029) raw.
+ */
+function quoteFioctl(s: string): string {
+  return '"' + s.replace(/["\\\n\r\t]/g, (c) => FIOCTL_ESCAPES[c] ?? c) + '"';
 }
 
 function hex4(unit: number): string {
@@ -98,7 +112,7 @@ function quoteDevice(s: string): string {
 
 const SPEC: Style = { quote: quoteMinimal, sortKeys: sortUtf16 };
 const DEVICE: Style = { quote: quoteDevice, sortKeys: sortUtf8 };
-const FIOCTL: Style = { quote: quoteMinimal, sortKeys: sortUtf8 };
+const FIOCTL: Style = { quote: quoteFioctl, sortKeys: sortUtf8 };
 
 /** `signed.keys["a b"]`-style path of a member. */
 export function childPath(base: string, key: string | number): string {
@@ -190,7 +204,11 @@ export function canonicalDevice(value: Json, path = ''): Uint8Array {
   return render(value, DEVICE, path);
 }
 
-/** docker/go `MarshalCanonical`: keys sorted by UTF-8 bytes, only `"` and `\` escaped, all else raw UTF-8. */
+/**
+ * fioctl's form (Foundries' docker/go fork, `MarshalCanonical`): keys sorted by UTF-8 bytes, `"` `\`
+ * `\n` `\r` `\t` escaped, every other character raw UTF-8. Equal to the device's form for printable
+ * ASCII plus LF, CR and TAB (so for RSA PEM keys too).
+ */
 export function canonicalFioctl(value: Json, path = ''): Uint8Array {
   return render(value, FIOCTL, path);
 }

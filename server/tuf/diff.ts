@@ -345,12 +345,14 @@ function rootWarnings(old: Root, next: Root, table: KeyTable, oldTable: KeyTable
       .filter(([id, k]) => k.algorithm === 'rsa' || table.pub(id)?.algorithm === 'rsa')
       .map(([id]) => id);
     if (rsa.length > 0) {
+      // fioctl's canonical form (Foundries' docker/go fork) escapes the PEM newlines as devices do, so
+      // RSA roots are signed over the same bytes by all (foundries-operations.md §1 C1): a note only.
       warnings.push({
         code: 'RSA_PRESENT',
-        severity: 'warning',
+        severity: 'info',
         message:
-          `This root holds RSA key${rsa.length === 1 ? '' : 's'} ${listIds(rsa)}. Devices and fioctl compute different ` +
-          `signed bytes for RSA public keys; tuf-rotate signs the devices' form. Use Ed25519 for new keys.`,
+          `This root holds RSA key${rsa.length === 1 ? '' : 's'} ${listIds(rsa)}. Devices, fioctl and the Foundries API sign ` +
+          `the same bytes for them; Ed25519 keys are smaller and faster, and what fioctl generates today.`,
       });
     }
   }

@@ -110,19 +110,45 @@ export type RuleId =
   | 'type' // `_type` is the dialect's root type
   | 'version' // version is exactly trusted + 1
   | 'expiry' // not expired (final root of a chain only)
+  | 'expires-format' // Foundries: expires exactly YYYY-MM-DDTHH:MM:SSZ (libaktualizr refuses anything else)
   | 'roles-complete' // root, targets, snapshot, timestamp present
   | 'role-keys-present' // every role's key IDs exist in `keys`
   | 'thresholds-reachable' // 1 <= threshold <= distinct keys of the role
   | 'distinct-keys' // one public key listed under two key IDs counts once
   | 'signatures-unique' // no key ID signs twice
   | 'signature-methods' // Foundries: only ed25519 / rsassa-pss-sha256 methods
-  | 'key-types' // Foundries: only RSA and ED25519 key objects, no extra fields
+  | 'key-types' // Foundries: only RSA and ED25519 keys (any case), each decodable
+  | 'api-key-form' // Foundries API: key objects exactly as the API writes them (upper-case keytype, no extra fields)
+  | 'api-fields' // Foundries API: no unknown fields in signed, exactly the four roles of {keyids, threshold}
   | 'keyid-hash' // spec: key ID equals the hash of its key object (warning only)
   | 'canonical-ascii' // Foundries: every signed string printable ASCII (except RSA PEM)
   | 'size' // Foundries: document <= 64 KiB
   | 'threshold-old' // threshold of the trusted root's root role signed
   | 'threshold-new' // threshold of the new root's own root role signed
+  | 'rsa-pss-salt' // Foundries API: RSA-PSS signatures with salt length 32
   | 'fioctl-form'; // Foundries RSA roots: would fioctl's byte form verify too (informational)
+
+/**
+ * Whose rule a result is: the verifiers that would refuse the root when it is broken.
+ * device = libaktualizr (aktualizr-lite); foundries-api = the Factory's API (ota-tuf fork);
+ * spec-clients = tuf-js and python-tuf; strict-clients = tough; fioctl = fioctl's own check;
+ * tuf-rotate = a rule of this tool that none of them enforces.
+ */
+export type RuleSource = 'device' | 'foundries-api' | 'spec-clients' | 'strict-clients' | 'fioctl' | 'tuf-rotate';
+
+/** The four verifiers of the closing matrix, in its order. */
+export type Verifier = 'libaktualizr' | 'foundries-api' | 'tuf-js/python-tuf' | 'tough';
+
+/** One entry of the matrix that ends a report: what this verifier would do with the root(s). */
+export interface VerifierVerdict {
+  verifier: Verifier;
+  /** Its name as shown: "libaktualizr", "Foundries API", "tuf-js/python-tuf", "tough". */
+  label: string;
+  /** not-applicable: the root is of the other dialect, this verifier never sees it. */
+  verdict: 'accepts' | 'refuses' | 'not-applicable';
+  /** Why it refuses (short phrases, e.g. "RSA-PSS salt 478, needs 32"); empty when it accepts. */
+  reasons: string[];
+}
 
 export interface RuleResult {
   rule: RuleId;
@@ -132,6 +158,10 @@ export interface RuleResult {
   message: string;
   /** Version of the root this result is about. */
   version: number;
+  /** Whose rule this is (never empty). A fail or warn counts as a refusal by each of these verifiers. */
+  sources: RuleSource[];
+  /** For a fail or warn: a short phrase for the matrix ("RSA-PSS salt 478, needs 32"). */
+  short?: string;
 }
 
 export interface VerifyReport {
@@ -139,14 +169,25 @@ export interface VerifyReport {
   dialect: Dialect;
   /** Every rule checked, in checklist order. */
   results: RuleResult[];
+  /** Who would accept or refuse this root, by verifier. */
+  matrix: VerifierVerdict[];
 }
 
 export interface ChainReport {
   ok: boolean;
+  /** The dialect of the trusted root (and so of every root of the chain). */
+  dialect: Dialect;
   /** Version of the last root accepted (the trusted one if none was). */
   finalVersion: number;
   /** Version at which the walk stopped, if it failed. */
   failedAt: number | undefined;
   steps: VerifyReport[];
   warnings: RuleResult[];
+  /**
+   * Set when every version verifies but the final root had expired at the time checked: a client
+   * refuses to go on until a newer root is published (a rotation or an expiry refresh renews it).
+   */
+  expired: { version: number; expires: string } | undefined;
+  /** Who would accept or refuse the chain, by verifier (every step counted). */
+  matrix: VerifierVerdict[];
 }

@@ -16,5 +16,10 @@ export async function assertAppError(fn: () => unknown, code: ErrorCode): Promis
   return caught;
 }
 
-/** Path to the handbook's shared fixtures, beside the checkout. */
-export const SHARED_FIXTURES = new URL('../../../shared/fixtures/', import.meta.url);
+/**
+ * The test fixtures in the repository (test/fixtures/, copied from the handbook's shared/fixtures with
+ * their provenance in test/fixtures/README.md). Never `../shared`: a fresh clone has nothing beside it.
+ */
+export const FIXTURES = new URL('../fixtures/', import.meta.url);
+/** The same folder under its earlier name (it used to point at ../shared/fixtures). */
+export const SHARED_FIXTURES = FIXTURES;

@@ -21,6 +21,7 @@ import type {
 } from '../../shared/api.js';
 import {
   downloadNewArchive,
+  getExpiryCalendar,
   getRecord,
   getRoot,
   getRootHistory,
@@ -295,6 +296,11 @@ export class Wizard {
   /** The saved archive as a Blob (a plain link cannot carry the Bearer header). */
   async downloadArchive(): Promise<Blob | undefined> {
     return this.#run('save', () => download(downloadNewArchive));
+  }
+
+  /** Reminders of the target's root expiries, as an iCalendar Blob (GET /api/root/expiry.ics). */
+  async downloadExpiryCalendar(): Promise<Blob | undefined> {
+    return this.#run('root', () => download(getExpiryCalendar));
   }
 
   async publishRoot(): Promise<void> {

@@ -10,8 +10,12 @@ import { noPositionals, now, readRootFile } from '../io.js';
 import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file'], flags: ['json'] });
+  const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file', 'txid'], flags: ['json', 'yes'] });
   noPositionals(args);
+  if (one(args, 'factory') !== undefined && one(args, 'root') === undefined) {
+    // Apply the Factory's staged, signed transaction, or re-run apply after a partial apply.
+    return (await import('../publish-factory.js')).publishFactory(args, io);
+  }
   const next = await readRootFile(io, required(args, 'root'));
   if (one(args, 'factory') !== undefined) {
     throw new AppError('TARGET_NOT_CONFIGURED', 'Publishing a separately signed root to a Factory is not supported yet: a Factory rotation also needs the signed production root.', 'Run tuf-rotate rotate --factory NAME on the machine that holds the keys.');
@@ -25,7 +29,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const t = now(io);
-  const report = verifyRootUpdate(current, next, { now: t });
+  const report = verifyRootUpdate(current, next, { now: t, factory: backend.kind === 'factory' || backend.kind === 'practice' });
   if (!report.ok) {
     if (!args.flags.has('json')) io.stdout(formatReport(report) + '\n');
     throw new AppError('VERIFY_FAILED', `${required(args, 'root')} does not pass the client rules against the target's version ${current.version}: ${failedRules(report)}.`, 'Nothing was published. Sign the root against the target\'s current version.');

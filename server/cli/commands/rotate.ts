@@ -18,7 +18,7 @@ import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, {
-    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires'],
+    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'allow-expired'],
     flags: ['dry-run', 'json', 'overwrite', 'first-time'],
   });
   noPositionals(args);
@@ -26,6 +26,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const keyType = choice<KeyAlgorithm>(args, 'key-type', ['ed25519', 'rsa', 'ecdsa'], 'ed25519');
   const expiresDays = intOption(args, 'expires', 1, 3650);
   const changelog = one(args, 'changelog');
+  const allowExpired = one(args, 'allow-expired');
   const keysIn = (args.options.get('keys') ?? []).map((k) => resolvePath(io, k));
   const firstTime = args.flags.has('first-time');
   if (firstTime && one(args, 'factory') === undefined) throw usage('--first-time applies to --factory only.');
@@ -46,6 +47,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     now: t,
     ...(changelog !== undefined ? { changelog } : {}),
     ...(expiresDays !== undefined ? { expiresDays } : {}),
+    ...(allowExpired !== undefined ? { allowExpired: { reason: allowExpired } } : {}),
     ...(firstTime ? { firstTimeOut: outPath } : {}),
   }, progress);
   const signed = await signAndVerify(prep, progress);
@@ -64,6 +66,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     newKeyId: prep.plan.newKeyId,
     removedKeyIds: prep.plan.removedKeyIds,
     expires: signed.root.expires,
+    ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}),
   };
   if (dryRun) {
     await backend.abort();
@@ -89,6 +92,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         oldRoot: toDocument(prep.current.signedJson, prep.current.signatures.map((x) => x.json)),
         signedRoot: signed.document,
         ...(signed.prod ? { prodRoot: signed.prod } : {}),
+        ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}), // #13 expired-root override
       },
       'saved',
       new Date(),

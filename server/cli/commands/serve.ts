@@ -15,7 +15,7 @@ import { factoryBackend } from '../targets.js';
  * on SIGINT or SIGTERM. `--open` is accepted and ignored: open the printed URL yourself.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['port', 'repo', 'practice', 'factory', 'api-url', 'token-file'], flags: ['offline', 'open'] });
+  const args = parseArgs(argv, { options: ['port', 'repo', 'practice', 'factory', 'api-url', 'token-file', 'practice-fault'], flags: ['offline', 'open'] });
   if (args.positionals.length > 0) throw usage(`Unexpected argument "${args.positionals[0] ?? ''}".`);
   const port = intOption(args, 'port', 0, 65535) ?? 0;
   const repo = one(args, 'repo');
@@ -28,8 +28,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   // The practice folder (default ./practice): its factory lives in DIR/factory, the default target.
   const practiceDir = path.resolve(io.cwd, practice ?? 'practice');
   const factoryDir = path.join(practiceDir, 'factory');
-  const embedded = embeddedPracticeFactory(factoryDir, (archive) =>
-    io.stderr(`tuf-rotate: practice factory created in ${factoryDir}; upload its key archive ${archive}\n`),
+  const { describeFaults, parsePracticeFaults } = await import('../../practice/factory-server.js');
+  const faults = parsePracticeFaults(args.options.get('practice-fault') ?? []);
+  if (describeFaults(faults) !== '') io.stderr(`tuf-rotate: the practice factory rehearses a failure: ${describeFaults(faults)}\n`);
+  const embedded = embeddedPracticeFactory(
+    factoryDir,
+    (archive) => io.stderr(`tuf-rotate: practice factory created in ${factoryDir}; upload its key archive ${archive}\n`),
+    faults,
   );
   const practiceTarget = embedded.target;
   let target: Backend | undefined;

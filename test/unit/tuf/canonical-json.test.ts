@@ -152,9 +152,25 @@ describe('canonicalDevice', () => {
 });
 
 describe('canonicalFioctl', () => {
-  it('escapes only quote and backslash, sorts by UTF-8 bytes', () => {
-    const v = { '\uffff': 'é\n', '😀': 2, a: 'x"\\y' };
-    assert.equal(text(canonicalFioctl(v)), '{"a":"x\\"\\\\y","\uffff":"é\n","😀":2}');
+  it('escapes quote, backslash, LF, CR and TAB (Foundries’ docker/go fork); all else raw; sorts by UTF-8 bytes', () => {
+    const v = { '\uffff': 'é\n\r\t\b\f\u0001\u007f<>&\u2028', '😀': 2, a: 'x"\\y' };
+    assert.equal(text(canonicalFioctl(v)), '{"a":"x\\"\\\\y","\uffff":"é\\n\\r\\t\b\f\u0001\u007f<>&\u2028","😀":2}');
+  });
+
+  it('writes a PEM key’s newlines as \\n, as the fork does (foundries-operations.md §1 C1)', () => {
+    const pem = '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n';
+    assert.equal(text(canonicalFioctl({ public: pem })), '{"public":"-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----\\n"}');
+  });
+
+  it('equals the device’s form on printable ASCII with LF, CR and TAB (so on RSA PEM keys)', () => {
+    const chars = [...Array.from({ length: 0x5f }, (_, i) => String.fromCharCode(0x20 + i)), '\n', '\r', '\t'];
+    const str = fc.array(fc.constantFrom(...chars), { maxLength: 40 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.dictionary(str, fc.oneof(str, fc.array(str, { maxLength: 4 }))), (v) => {
+        assert.deepEqual(Buffer.from(canonicalFioctl(v)), Buffer.from(canonicalDevice(v)));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('agrees with the other two forms on printable-ASCII values', () => {
@@ -208,15 +224,16 @@ describe('non-canonicalizable values', () => {
 });
 
 describe('canonicalBytes against real signatures', () => {
-  it('root-v1 (RSA-4096, RSASSA-PSS) verifies over the device form, not over the fioctl form', () => {
+  it('root-v1 (RSA-4096, RSASSA-PSS) verifies over the device form, which is also fioctl’s form', () => {
     const doc = fixture('foundries/root-v1.json');
     const signed = signedOf(doc);
     const device = canonicalBytes('foundries', signed);
     assert.deepEqual(device, canonicalDevice(signed));
     assert.deepEqual(verifyOwnSignatures(doc, device, 'base64'), { ok: 1, bad: 0 });
+    // fioctl's docker/go fork escapes the PEM newlines just as the device does (§1 C1).
     const fioctl = canonicalFioctl(signed);
-    assert.notDeepEqual(Buffer.from(fioctl), Buffer.from(device));
-    assert.deepEqual(verifyOwnSignatures(doc, fioctl, 'base64'), { ok: 0, bad: 1 });
+    assert.deepEqual(Buffer.from(fioctl), Buffer.from(device));
+    assert.deepEqual(verifyOwnSignatures(doc, fioctl, 'base64'), { ok: 1, bad: 0 });
   });
 
   it('root-v2 verifies with both the Ed25519 key and the old RSA key over the device form', () => {

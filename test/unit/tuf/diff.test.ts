@@ -209,6 +209,9 @@ describe('diffRoots warnings', () => {
     const d = diffRoots(v1, next, { now: NOW });
     assert.deepEqual(codes(d), ['NO_CHANGE', 'RSA_PRESENT']);
     assert.match(d.warnings.find((w) => w.code === 'RSA_PRESENT')?.message ?? '', /52f2adff.*Ed25519/s);
+    // fioctl's form escapes PEM newlines like the device's (foundries-operations.md §1 C1): a note, not a warning.
+    assert.equal(d.warnings.find((w) => w.code === 'RSA_PRESENT')?.severity, 'info');
+    assert.match(d.warnings.find((w) => w.code === 'RSA_PRESENT')?.message ?? '', /same bytes/);
     assert.equal(d.warnings.find((w) => w.code === 'NO_CHANGE')?.severity, 'info');
     assert.ok(!d.warnings.some((w) => w.message.includes('BEGIN PUBLIC KEY')));
     // Any other change is a change.

@@ -143,6 +143,7 @@ describe('verifyRootUpdate on real Foundries roots', () => {
         'type',
         'version',
         'expiry',
+        'expires-format',
         'roles-complete',
         'role-keys-present',
         'thresholds-reachable',
@@ -150,10 +151,13 @@ describe('verifyRootUpdate on real Foundries roots', () => {
         'signatures-unique',
         'signature-methods',
         'key-types',
+        'api-key-form',
+        'api-fields',
         'canonical-ascii',
         'size',
         'threshold-old',
         'threshold-new',
+        'rsa-pss-salt',
         'fioctl-form',
       ],
     );
@@ -161,14 +165,18 @@ describe('verifyRootUpdate on real Foundries roots', () => {
     assert.match(ruleOf(report, 'size')?.message ?? '', /compact JSON/);
   });
 
-  it('verifies the self-signed root-v1 and says fioctl’s byte form differs for its RSA key', () => {
+  it('verifies the self-signed root-v1 and says fioctl’s byte form is the device’s for its RSA key', () => {
     const report = verifySelfSigned(loadFoundries('root-v1.json'), { now: NOW });
     assert.ok(report.ok);
     assert.equal(ruleOf(report, 'version'), undefined);
     assert.equal(ruleOf(report, 'threshold-old'), undefined);
     assert.equal(ruleOf(report, 'threshold-new')?.status, 'pass');
-    // root-v1 is signed over the device's form, where the PEM newlines are escaped.
-    assert.equal(ruleOf(report, 'fioctl-form')?.status, 'warn');
+    // root-v1 is signed over the device's form, where the PEM newlines are escaped; fioctl's
+    // docker/go fork escapes them too (foundries-operations.md §1 C1), so the bytes are the same.
+    assert.equal(ruleOf(report, 'fioctl-form')?.status, 'info');
+    assert.match(ruleOf(report, 'fioctl-form')?.message ?? '', /identical/);
+    assert.deepEqual(ruleOf(report, 'fioctl-form')?.sources, ['fioctl']);
+    assert.equal(ruleOf(report, 'rsa-pss-salt')?.status, 'pass');
   });
 
   it('has no fioctl-form rule for a root with only Ed25519 keys', () => {
@@ -439,12 +447,48 @@ describe('verifyRootUpdate on generated Foundries roots', () => {
     assert.deepEqual(failing(stranger), ['signature-methods']);
   });
 
-  it('refuses key objects with extra fields or a lower-case keytype', () => {
+  it('key objects with extra fields or a lower-case keytype: the API’s rule (warn in verify, fail for a Factory), not the device’s', () => {
     const id = k.spkiSha256;
-    const extra = check({ edit: (s) => (((s.keys as JsonObject)[id] as JsonObject).scheme = 'ed25519') });
-    assert.deepEqual(failing(extra), ['key-types']);
-    const lower = check({ edit: (s) => (((s.keys as JsonObject)[id] as JsonObject).keytype = 'ed25519') });
-    assert.ok(failing(lower).includes('key-types'));
+    const edits: [string, (s: JsonObject) => void, RegExp][] = [
+      ['an extra field', (s) => (((s.keys as JsonObject)[id] as JsonObject).scheme = 'ed25519'), /extra fields "scheme"/],
+      ['an extra keyval field', (s) => ((((s.keys as JsonObject)[id] as JsonObject).keyval as JsonObject).private = 'x'), /extra keyval fields "private"/],
+      ['a lower-case keytype', (s) => (((s.keys as JsonObject)[id] as JsonObject).keytype = 'ed25519'), /keytype "ed25519", the API wants "ED25519"/],
+      [
+        'upper-case hex',
+        (s) => {
+          const kv = ((s.keys as JsonObject)[id] as JsonObject).keyval as JsonObject;
+          kv.public = String(kv.public).toUpperCase();
+        },
+        /not 64 lower-case hex/,
+      ],
+    ];
+    for (const [what, edit, message] of edits) {
+      const root = next({ edit });
+      const plain = verifyRootUpdate(v1.root, root, { now: NOW });
+      assert.ok(plain.ok, what);
+      const r = ruleOf(plain, 'api-key-form');
+      assert.equal(r?.status, 'warn', what);
+      assert.deepEqual(r?.sources, ['foundries-api']);
+      assert.match(r?.message ?? '', message, what);
+      assert.match(r?.message ?? '', /fails before publishing to a Factory/);
+      // Devices compare the keytype case-insensitively and ignore extra fields.
+      assert.equal(ruleOf(plain, 'key-types')?.status, 'pass', what);
+      assert.deepEqual(
+        plain.matrix.map((m) => m.verdict),
+        ['accepts', 'refuses', 'not-applicable', 'not-applicable'],
+        what,
+      );
+      const factory = verifyRootUpdate(v1.root, root, { now: NOW, factory: true });
+      assert.deepEqual(failing(factory), ['api-key-form'], what);
+    }
+  });
+
+  it('a keytype devices do not know is the device’s rule', () => {
+    const id = k.spkiSha256;
+    const report = check({ edit: (s) => (((s.keys as JsonObject)[id] as JsonObject).keytype = 'ECDSA') });
+    assert.ok(failing(report).includes('key-types'));
+    assert.deepEqual(ruleOf(report, 'key-types')?.sources, ['device', 'foundries-api']);
+    assert.equal(report.matrix[0]?.verdict, 'refuses');
   });
 
   it('refuses strings outside printable ASCII', () => {
