@@ -13,9 +13,8 @@ import process from 'node:process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fingerprint, STAMP } from './build-if-changed.mjs';
+import { fingerprint, ROOT, STAMP } from './fingerprint.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Packages bundled into dist/server/vendor.cjs → their property name there. */
 const VENDOR = { fastify: 'fastify', '@fastify/static': 'fastifyStatic' };
 
@@ -77,7 +76,7 @@ export async function build({ quiet = false } = {}) {
   // then starts without Node's ES module loader.
   await fs.writeFile(path.join(outDir, 'package.json'), '{ "type": "commonjs" }\n');
   const vite = await import('vite');
-  await vite.build({ root: path.join(ROOT, 'web'), configFile: path.join(ROOT, 'vite.config.ts'), logLevel: quiet ? 'warn' : 'info' });
+  await vite.build({ root: path.join(ROOT, 'web'), configFile: path.join(ROOT, 'vite.config.ts'), logLevel: quiet ? 'error' : 'info' });
   await fs.writeFile(path.join(ROOT, STAMP), sources + '\n');
 }
 

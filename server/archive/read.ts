@@ -189,6 +189,7 @@ export async function readKeyArchive(
 const NOT_AN_ARCHIVE_HINT = 'Choose the offline key archive (.tgz) fioctl wrote, unchanged; re-copy it if it was truncated.';
 
 async function inflate(bytes: Uint8Array, limits: ArchiveLimits, label: string): Promise<Uint8Array> {
+  if (bytes.length === 0) throw new AppError('ARCHIVE_INVALID', `${label} is empty (0 bytes)`, NOT_AN_ARCHIVE_HINT);
   if (bytes.length < 18 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
     throw new AppError('ARCHIVE_INVALID', `${label} is not gzip-compressed (a .tgz starts with the gzip signature)`, NOT_AN_ARCHIVE_HINT);
   }
