@@ -119,7 +119,7 @@ async function chainVsTufJs(alg: 'ed25519' | 'rsa', chain: Chain, runs: number):
         base,
         'ms',
         0.5,
-        `ours: read + parseRoot + verifyChain in process; tuf-js: Updater.refresh() over loopback HTTP in process` +
+        `ours: read (concurrently) + parseRoot + verifyChain in process; tuf-js: Updater.refresh() over loopback HTTP in process` +
           (alg === 'rsa' ? '; 8-key RSA pool, every version still rotates the root key' : ''),
       ),
     );
