@@ -16,6 +16,8 @@ import { AppError, installErrorHandler, toApiError } from './errors.js';
 import { Jobs } from './jobs.js';
 import { archiveRoutes } from './routes/archive.js';
 import { lazySchemaController } from './lazy-schemas.js';
+import { changesRoutes } from './routes/changes.js';
+import { tokenKeyRoutes } from './routes/token-key.js';
 import { JSON_BODY_LIMIT, type RouteContext } from './routes/context.js';
 import { expiryRoutes } from './routes/expiry.js';
 import { healthRoutes } from './routes/health.js';
@@ -62,6 +64,10 @@ const REDACT = [
   'req.body.token',
   'body.token',
   'token',
+  // A hardware token's PIN travels in the POST /api/keys/token body.
+  'req.body.pin',
+  'body.pin',
+  'pin',
 ];
 
 function loggerOptions(l: AppOptions['logger']): FastifyServerOptions['logger'] {
@@ -128,8 +134,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     sessionRoutes(api, ctx);
     targetRoutes(api, ctx);
     rootRoutes(api, ctx);
+    changesRoutes(api, ctx);
     expiryRoutes(api, ctx);
     archiveRoutes(api, ctx);
+    tokenKeyRoutes(api, ctx);
     rotationRoutes(api, ctx);
     jobRoutes(api, ctx);
     recordRoutes(api, ctx);

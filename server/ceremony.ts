@@ -17,7 +17,10 @@ import type { PrivateKey } from './tuf/keys.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { KeyAlgorithm, Root, RootDocument, Signer, VerifyReport } from './tuf/model.js';
 import { planRootRotation, signRotation } from './tuf/rotate.js';
-import type { RotationPlan } from './tuf/rotate.js';
+import type { RotationInput, RotationPlan } from './tuf/rotate.js';
+import { requireBackupOrAck } from './signers/backup-gate.js';
+import type { Pkcs11Options, Pkcs11Signer } from './signers/pkcs11.js';
+import { tokenRefBytes, tokenRefName } from './archive/token-ref.js';
 import { LocalSigner } from './tuf/sign.js';
 import { verifyRootUpdate } from './tuf/verify.js';
 
@@ -29,6 +32,8 @@ export interface RotateOptions {
   /** Days from now until the new root expires (default one year). */
   expiresDays?: number;
   now?: Date;
+  /** Generate the new root key in a hardware token (pkcs11: URI naming token and label) instead of in memory. */
+  newTokenKey?: { uri: string; pkcs11: Pkcs11Options; noBackupAck?: string | undefined; existing?: boolean };
   /** Plan from an expired root anyway (product.md: refused unless overridden with a reason). */
   allowExpired?: { reason: string };
 }
@@ -39,7 +44,9 @@ export interface PreparedRotation {
   current: Root;
   base: RotationBase;
   plan: RotationPlan;
-  newKey: PrivateKey;
+  /** The new key in memory; undefined when it was generated in a token (`newToken`). */
+  newKey: PrivateKey | undefined;
+  newToken?: { signer: Pkcs11Signer; noBackupAck: string | undefined };
   signers: Map<string, Signer>;
   now: Date;
   /** The target is a Factory (or the practice factory): rules only the Foundries API holds fail. */
@@ -76,36 +83,68 @@ export async function prepareRotation(
   const current = await backend.currentRoot();
   const expiredOverride = checkExpired(current, now, opts.allowExpired);
   if (!backend.firstTime) requireHeldRootKey(ring, current);
+  if (current.dialect === 'foundries' && opts.keyType === 'ecdsa') {
+    // Before any key is generated (on a token that would leave a key nobody can use).
+    throw new AppError('KEY_TYPE_UNSUPPORTED', 'Foundries devices verify only Ed25519 and RSA root keys, not ECDSA.', 'Use --key-type ed25519 (recommended) or rsa for a Foundries root.');
+  }
   const expires = opts.expiresDays !== undefined ? new Date(now.getTime() + opts.expiresDays * DAY_MS) : undefined;
-  progress('generate', `Generating a new ${opts.keyType} key`);
-  const newKey = await generateKey(opts.keyType);
+  let newKey: PrivateKey | undefined;
+  if (!opts.newTokenKey) {
+    progress('generate', `Generating a new ${opts.keyType} key`);
+    newKey = await generateKey(opts.keyType);
+  }
   progress('begin', `Starting the rotation on ${backend.description}`);
   const base = await backend.begin(opts.changelog ?? '');
   let plan: RotationPlan;
+  let newToken: PreparedRotation['newToken'];
   try {
     if (base.firstTimeFiles) await takeFirstTimeKeys(ring, base.firstTimeFiles, opts.firstTimeOut);
     requireHeldRootKey(ring, current);
     const heldBase = heldKeysForRole(ring, base.base);
-    plan = planRootRotation(base.base, {
+    const input: Omit<RotationInput, 'newKey'> = {
       heldKeyIds: [...heldBase.keys()],
-      newKey: newKey.publicKey,
       now,
       bumpVersion: base.bumpVersion,
       ...(opts.changelog !== undefined && base.bumpVersion ? { changelog: opts.changelog } : {}),
       ...(expires ? { expires } : {}),
       ...(base.polisId !== undefined ? { polisId: base.polisId } : {}),
       ...(base.prodTargetsThreshold !== undefined ? { prodTargetsThreshold: base.prodTargetsThreshold } : {}),
-    });
+    };
+    if (opts.newTokenKey) {
+      // The backup gate, on the new root's shape (a stand-in key), before anything is made on the token.
+      const standIn = planRootRotation(base.base, { ...input, newKey: (await generateKey('ed25519')).publicKey });
+      const tokenHeld = [...heldBase].filter(([, h]) => h.tokenUri !== undefined).map(([id]) => id);
+      requireBackupOrAck(standIn, [standIn.newKeyId, ...tokenHeld], opts.newTokenKey.noBackupAck);
+      const { Pkcs11Signer } = await import('./signers/pkcs11.js');
+      if (opts.newTokenKey.existing === true) {
+        // A key generated in the token by its own tool (ykman, the HSM's CLI): adopted, never generated here.
+        progress('generate', `Opening the new key already in the token (${opts.newTokenKey.uri})`);
+        const signer = await Pkcs11Signer.open(opts.newTokenKey.uri, opts.newTokenKey.pkcs11);
+        newToken = { signer, noBackupAck: opts.newTokenKey.noBackupAck };
+        if (signer.extractable) {
+          throw new AppError('KEY_TYPE_UNSUPPORTED', `${signer.uri} can be extracted from the token, so it is no hardware-bound root key.`, 'Generate the key inside the token (non-extractable), or let tuf-rotate generate it (--new-key without --new-key-exists).');
+        }
+      } else {
+        progress('generate', `Generating a new ${opts.keyType} key in the token (${opts.newTokenKey.uri})`);
+        newToken = { signer: await Pkcs11Signer.generate(opts.newTokenKey.uri, opts.keyType, opts.newTokenKey.pkcs11), noBackupAck: opts.newTokenKey.noBackupAck };
+      }
+      if (current.dialect === 'foundries' && newToken.signer.publicKey.algorithm === 'ecdsa') {
+        throw new AppError('KEY_TYPE_UNSUPPORTED', `${newToken.signer.uri} is an ECDSA key; Foundries devices verify only Ed25519 and RSA root keys.`, 'Use an Ed25519 or RSA key in the token for a Foundries root.');
+      }
+    }
+    const newPublic = newToken?.signer.publicKey ?? newKey?.publicKey;
+    if (newPublic === undefined) throw new AppError('INTERNAL', 'no new key', 'Report this as a bug.');
+    plan = planRootRotation(base.base, { ...input, newKey: newPublic });
   } catch (e) {
     await backend.abort();
     throw e;
   }
   const signers = new Map<string, Signer>();
-  for (const [keyid, held] of heldKeysForRole(ring, base.base)) signers.set(keyid, new LocalSigner(held.key));
-  for (const [keyid, held] of heldKeysForRole(ring, current)) signers.set(keyid, new LocalSigner(held.key));
-  signers.set(plan.newKeyId, new LocalSigner(newKey));
+  for (const [keyid, held] of heldKeysForRole(ring, base.base)) signers.set(keyid, held.signer);
+  for (const [keyid, held] of heldKeysForRole(ring, current)) signers.set(keyid, held.signer);
+  signers.set(plan.newKeyId, newToken?.signer ?? new LocalSigner(newKey as PrivateKey));
   const factory = backend.kind === 'factory' || backend.kind === 'practice';
-  return { current, base, plan, newKey, signers, now, factory, ...(expiredOverride ? { expiredOverride } : {}) };
+  return { current, base, plan, newKey, ...(newToken ? { newToken } : {}), signers, now, factory, ...(expiredOverride ? { expiredOverride } : {}) };
 }
 
 /**
@@ -176,15 +215,40 @@ export async function saveArchive(
   const archive = ring.archive ?? emptyArchive();
   const prefix = archivePrefix(archive.entries.map((e) => e.name));
   const base = fioctlKeyBase('root', prep.plan.newKeyId, prefix);
-  const files = archivePairFilesFor(prep.plan.dialect, prep.newKey, prep.plan.newKeyJson);
-  const additions = [
-    { name: `${base}.pub`, data: files.pub },
-    { name: `${base}.sec`, data: files.sec },
-  ];
+  const token = prep.newToken;
+  let additions: { name: string; data: Uint8Array }[];
+  if (token) {
+    // A token key cannot be archived: the public key and where the key lives (no secret, no .sec).
+    const facts = token.signer.token;
+    additions = [
+      { name: `${base}.pub`, data: new TextEncoder().encode(JSON.stringify(prep.plan.newKeyJson)) },
+      {
+        name: tokenRefName(base),
+        data: tokenRefBytes({
+          uri: token.signer.uri,
+          keyid: prep.plan.newKeyId,
+          token: { label: facts.label, serial: facts.serial, manufacturer: facts.manufacturer, model: facts.model },
+          createdAt: prep.now.toISOString(),
+          ...(token.noBackupAck !== undefined ? { noBackupAck: token.noBackupAck } : {}),
+        }),
+      },
+    ];
+  } else {
+    const files = archivePairFilesFor(prep.plan.dialect, prep.newKey as PrivateKey, prep.plan.newKeyJson);
+    additions = [
+      { name: `${base}.pub`, data: files.pub },
+      { name: `${base}.sec`, data: files.sec },
+    ];
+  }
   progress('save', `Writing the new key archive to ${outPath}`);
   const written = await writeKeyArchive(outPath, archive, additions, { overwrite: opts.overwrite ?? false, backup: true });
   progress('readback', 'Reading the archive back and proving the new key');
-  await readBackAndProve(written.path, written.sha256, { keyid: prep.plan.newKeyId, publicKey: prep.newKey.publicKey, base });
+  await readBackAndProve(written.path, written.sha256, {
+    keyid: prep.plan.newKeyId,
+    publicKey: prep.plan.newKey,
+    base,
+    ...(token ? { token: { uri: token.signer.uri, signer: token.signer } } : {}),
+  });
   return { path: written.path, sha256: written.sha256, bytes: written.bytes, newKeyBase: base };
 }
 

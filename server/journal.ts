@@ -27,6 +27,8 @@ export interface Journal {
   oldVersion: number;
   newVersion: number;
   newKeyId: string;
+  /** The new root key lives in a hardware token: its URI (no PIN) and the no-backup acknowledgement, if one was needed. */
+  newKeyToken?: { uri: string; noBackupAck?: string };
   /** The trusted (old) root, as a document: what a recovery publish verifies against. */
   oldRoot?: RootDocument;
   /** The signed new root (and a Factory's production root): public. */

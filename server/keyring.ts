@@ -4,16 +4,39 @@ import { KeyArchive, readKeyArchive } from './archive/read.js';
 import { AppError } from './errors.js';
 import { parsePemPrivateKey, publicKeyOf, samePublicKey } from './tuf/keys.js';
 import type { PrivateKey } from './tuf/keys.js';
-import type { Root } from './tuf/model.js';
+import type { PublicKeyInfo, Root, Signer } from './tuf/model.js';
+import { LocalSigner } from './tuf/sign.js';
+import { isPkcs11Uri } from './signers/pkcs11-uri.js';
+import type { Pkcs11Options } from './signers/pkcs11.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
 
 export const ARCHIVE_FILE_LIMIT = 10 * 1024 * 1024;
 const PEM_FILE_LIMIT = 64 * 1024;
 
-/** A private key we hold, and where it came from (an archive entry or a PEM file). */
+/**
+ * A private key we can sign with, and where it came from: an archive entry or a PEM file (`key`
+ * holds it in memory), or a hardware token (`tokenUri`; the key never leaves the token).
+ */
 export interface HeldKey {
   label: string;
-  key: PrivateKey;
+  publicKey: PublicKeyInfo;
+  signer: Signer;
+  /** A file key's private key; undefined for a token key. */
+  key?: PrivateKey;
+  /** A token key's pkcs11: URI (no PIN). */
+  tokenUri?: string;
+}
+
+export function fileHeldKey(label: string, key: PrivateKey): HeldKey {
+  return { label, key, publicKey: key.publicKey, signer: new LocalSigner(key) };
+}
+
+/** Closes the token sessions a ring opened (file keys need nothing). */
+export function closeKeyRing(ring: KeyRing): void {
+  for (const h of ring.keys) {
+    const s = h.signer as Signer & { close?: () => void };
+    if (h.tokenUri !== undefined && typeof s.close === 'function') s.close();
+  }
 }
 
 /**
@@ -31,7 +54,7 @@ export function keyRingFromArchive(archive: KeyArchive, source: string): KeyRing
   for (const k of archive.keys) {
     if (k.status !== 'ok') continue;
     const key = archive.privateKey(k.base);
-    if (key) keys.push({ label: k.pubName ?? k.base, key });
+    if (key) keys.push(fileHeldKey(k.pubName ?? k.base, key));
   }
   return { source, archive, keys };
 }
@@ -41,11 +64,40 @@ export function emptyArchive(): KeyArchive {
   return new KeyArchive(undefined, sha256Hex(new Uint8Array()), 0, [], [], new Map());
 }
 
-/** Reads `--keys`: one `.tgz` archive, or PEM files, or a folder of PEM files. */
-export async function loadKeyRing(inputs: string[]): Promise<KeyRing> {
-  if (inputs.length === 0) {
+/**
+ * Reads `--keys`: one `.tgz` archive, or PEM files, or a folder of PEM files, and any number of
+ * `pkcs11:` URIs of token keys (opened with `pkcs11`: module and PIN source). An archive whose key
+ * lives in a token (a `.pkcs11.json` beside its `.pub`) opens that token key too, when `pkcs11` is given.
+ */
+export async function loadKeyRing(allInputs: string[], pkcs11?: Pkcs11Options): Promise<KeyRing> {
+  const uris = allInputs.filter(isPkcs11Uri);
+  const inputs = allInputs.filter((i) => !isPkcs11Uri(i));
+  if (allInputs.length === 0) {
     throw new AppError('BAD_USAGE', 'No keys were given.', 'Pass --keys with the key archive (.tgz) or PEM private key files.');
   }
+  const tokenKeys: HeldKey[] = [];
+  const ring = inputs.length > 0 ? await loadFileKeys(inputs) : { source: '', archive: undefined, keys: [] };
+  if (pkcs11 !== undefined) {
+    // Token keys named by the archive, unless also named on the command line.
+    for (const k of ring.archive?.keys ?? []) if (k.status === 'token' && k.tokenUri !== undefined && !uris.includes(k.tokenUri)) uris.push(k.tokenUri);
+  }
+  if (uris.length > 0) {
+    if (pkcs11 === undefined) throw new AppError('BAD_USAGE', 'Token keys (pkcs11:) cannot be used here.', 'Use the key archive or PEM files.');
+    const { Pkcs11Signer } = await import('./signers/pkcs11.js');
+    try {
+      for (const uri of uris) {
+        const signer = await Pkcs11Signer.open(uri, pkcs11);
+        tokenKeys.push({ label: `${signer.uri} (token "${signer.token.label}")`, publicKey: signer.publicKey, signer, tokenUri: signer.uri });
+      }
+    } catch (e) {
+      closeKeyRing({ source: '', archive: undefined, keys: tokenKeys });
+      throw e;
+    }
+  }
+  return { source: allInputs.join(', '), archive: ring.archive, keys: [...ring.keys, ...tokenKeys] };
+}
+
+async function loadFileKeys(inputs: string[]): Promise<KeyRing> {
   const first = inputs[0] ?? '';
   if (inputs.length === 1 && /\.(tgz|tar\.gz)$/i.test(first)) {
     const bytes = await readFileLimited(first, ARCHIVE_FILE_LIMIT, 'key archive');
@@ -74,7 +126,7 @@ export async function loadKeyRing(inputs: string[]): Promise<KeyRing> {
   for (const file of files) {
     const text = (await readFileLimited(file, PEM_FILE_LIMIT, 'PEM key file')).toString('utf8');
     try {
-      keys.push({ label: path.basename(file), key: parsePemPrivateKey(text) });
+      keys.push(fileHeldKey(path.basename(file), parsePemPrivateKey(text)));
     } catch (e) {
       if (e instanceof AppError) throw new AppError(e.code, `${path.basename(file)}: ${e.message}`, e.hint);
       throw e;
@@ -95,7 +147,7 @@ export function heldKeysForRole(ring: KeyRing, root: Root, role = 'root'): Map<s
     } catch {
       continue;
     }
-    const held = ring.keys.find((h) => samePublicKey(h.key.publicKey, pub));
+    const held = ring.keys.find((h) => samePublicKey(h.publicKey, pub));
     if (held) out.set(keyid, held);
   }
   return out;

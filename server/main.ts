@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** Process entry: the only place that reads argv and env, and sets the exit status. */
+import type { ReadStream } from 'node:tty';
+import { secretPrompt } from './cli/prompt.js';
 import { runCli } from './cli/run.js';
 
 // No top-level await: the build bundles this file as CommonJS (scripts/build.mjs).
@@ -8,6 +10,8 @@ void runCli(process.argv.slice(2), {
   stderr: (t) => process.stderr.write(t),
   env: process.env,
   cwd: process.cwd(),
+  // A token PIN is asked for only on a terminal; without one the command says how to give it.
+  ...(process.stdin.isTTY ? { promptSecret: secretPrompt(process.stdin as ReadStream, process.stderr) } : {}),
   isTTY: process.stdin.isTTY === true && process.stdout.isTTY === true,
   prompt: async (question) => {
     const { createInterface } = await import('node:readline/promises');

@@ -19,8 +19,10 @@ import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
 import { readJournal, recoveryOf, withStep, writeJournal } from './journal.js';
 import type { Journal } from './journal.js';
-import { keyRingFromArchive } from './keyring.js';
-import type { KeyRing } from './keyring.js';
+import { closeKeyRing, emptyArchive, keyRingFromArchive } from './keyring.js';
+import type { HeldKey, KeyRing } from './keyring.js';
+import type { TokenKeyReply } from '../shared/api.js';
+import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
 import type { Root, RootDocument } from './tuf/model.js';
@@ -194,15 +196,51 @@ export class Session {
     return { target: this.#targetInfo(backend), root: rootSummary(current, this.#archive?.ring, this.o.now()) };
   }
 
+  /** For the changes preview (server/changes-preview.ts): the current root and the uploaded keys, read only. */
+  async changesBase(): Promise<{ current: Root; ring: KeyRing | undefined }> {
+    return { current: await this.#currentRoot(), ring: this.#archive?.ring };
+  }
+
   async uploadArchive(bytes: Uint8Array): Promise<ArchiveReply> {
     this.#idle();
     this.#notPublished();
     const archive = await readKeyArchive(bytes, { name: 'the uploaded archive' });
     const ring = keyRingFromArchive(archive, 'the uploaded archive');
     await this.#discardRotation();
+    if (this.#archive) closeKeyRing(this.#archive.ring);
     this.#archive = { archive, ring };
     const root = await this.#currentOrUndefined();
     return { archive: archiveView(archive, ring, root).archive, ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
+  }
+
+  /**
+   * A key in a hardware token joins the keys (beside an uploaded archive, or alone). The PIN is
+   * handed to C_Login and dropped: it is never logged, stored or sent back.
+   */
+  async addTokenKey(body: { module?: string; token: string; key: string; pin: string }): Promise<TokenKeyReply> {
+    this.#idle();
+    this.#notPublished();
+    const [{ Pkcs11Signer }, { pinFromValue }] = await Promise.all([import('./signers/pkcs11.js'), import('./signers/pin.js')]);
+    const signer = await Pkcs11Signer.open(formatPkcs11Uri({ token: body.token, object: body.key }), {
+      modulePath: body.module,
+      env: this.o.env ?? {},
+      pin: pinFromValue(body.pin),
+    });
+    const held: HeldKey = { label: `${signer.uri} (token "${signer.token.label}")`, publicKey: signer.publicKey, signer, tokenUri: signer.uri };
+    await this.#discardRotation();
+    const prev = this.#archive;
+    const archive = prev?.archive ?? emptyArchive();
+    const others = (prev?.ring.keys ?? []).filter((k) => k.tokenUri !== signer.uri);
+    if (prev) closeKeyRing({ ...prev.ring, keys: prev.ring.keys.filter((k) => k.tokenUri === signer.uri) });
+    const ring: KeyRing = { source: prev ? `${prev.ring.source}, ${signer.uri}` : signer.uri, archive: prev?.ring.archive, keys: [...others, held] };
+    this.#archive = { archive, ring };
+    const root = await this.#currentOrUndefined();
+    const t = signer.token;
+    return {
+      archive: archiveView(archive, ring, root).archive,
+      ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}),
+      tokenKey: { uri: signer.uri, label: t.label, serial: t.serial, manufacturer: t.manufacturer, model: t.model, algorithm: signer.publicKey.algorithm, bits: signer.publicKey.bits },
+    };
   }
 
   startPlan(body: PlanBody): Job {

@@ -271,8 +271,9 @@ export const archiveSummarySchema = {
           keytype: str,
           algorithm,
           bits: int,
-          status: { type: 'string', enum: ['ok', 'missing-sec', 'missing-pub', 'mismatch', 'unknown-type', 'unparseable'] },
+          status: { type: 'string', enum: ['ok', 'token', 'missing-sec', 'missing-pub', 'mismatch', 'unknown-type', 'unparseable'] },
           problem: str,
+          tokenUri: str,
         },
       },
     },
@@ -332,6 +333,58 @@ export const planResultSchema = {
   required: ['plan', 'diff'],
   additionalProperties: false,
   properties: { plan: planSummarySchema, diff: rootDiffSchema },
+} as const;
+
+const topRole = { type: 'string', enum: ['root', 'targets', 'snapshot', 'timestamp'] } as const;
+const onlineRole = { type: 'string', enum: ['targets', 'snapshot', 'timestamp'] } as const;
+const count = { type: 'integer', minimum: 1, maximum: 1000 } as const;
+
+/** One change the page asks for (the command line's CHANGE, without key files). */
+export const askedChangeSchema = {
+  oneOf: [
+    { type: 'object', required: ['kind', 'role'], additionalProperties: false, properties: { kind: { const: 'rotate-key' }, role: topRole } },
+    { type: 'object', required: ['kind', 'role'], additionalProperties: false, properties: { kind: { const: 'add-key' }, role: topRole, owner: { type: 'string', minLength: 1, maxLength: 200 } } },
+    { type: 'object', required: ['kind', 'keyid'], additionalProperties: false, properties: { kind: { const: 'remove-key' }, keyid: { type: 'string', pattern: '^[0-9a-fA-F]{8,128}$' } } },
+    { type: 'object', required: ['kind', 'role', 'threshold'], additionalProperties: false, properties: { kind: { const: 'threshold' }, role: topRole, threshold: count } },
+    { type: 'object', required: ['kind', 'threshold'], additionalProperties: false, properties: { kind: { const: 'prod-targets-threshold' }, threshold: count } },
+    { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'refresh-expiry' }, days: { type: 'integer', minimum: 1, maximum: 3650 } } },
+    { type: 'object', required: ['kind', 'roles'], additionalProperties: false, properties: { kind: { const: 'rotate-online-keys' }, roles: { type: 'array', items: onlineRole, maxItems: 3 } } },
+  ],
+} as const;
+
+const signatureRuleSchema = {
+  type: 'object',
+  required: ['document', 'rule', 'threshold', 'keys', 'available'],
+  additionalProperties: false,
+  properties: {
+    document: { type: 'string', enum: ['root', 'prod-root', 'targets', 'snapshot', 'timestamp'] },
+    rule: { type: 'string', enum: ['old', 'new'] },
+    threshold: int,
+    available: int,
+    keys: {
+      type: 'array',
+      items: { type: 'object', required: ['keyid', 'available'], additionalProperties: false, properties: { keyid: str, owner: str, available: bool } },
+    },
+  },
+} as const;
+
+export const changesPreviewSchema = {
+  type: 'object',
+  required: ['dialect', 'currentVersion', 'newVersion', 'summary', 'newKeys', 'removedKeyIds', 'signatures', 'missing', 'notes', 'command', 'diff'],
+  additionalProperties: false,
+  properties: {
+    dialect,
+    currentVersion: int,
+    newVersion: int,
+    summary: strings,
+    newKeys: { type: 'array', items: { type: 'object', required: ['role', 'keyid'], additionalProperties: false, properties: { role: str, keyid: str } } },
+    removedKeyIds: strings,
+    signatures: { type: 'array', items: signatureRuleSchema },
+    missing: { type: 'array', items: signatureRuleSchema },
+    notes: strings,
+    command: str,
+    diff: rootDiffSchema,
+  },
 } as const;
 
 export const signResultSchema = {
@@ -562,6 +615,40 @@ export const uploadArchive = {
   reply: archiveReplySchema,
 } as const satisfies Route;
 
+/** A key in a hardware token (PKCS#11) as an old root key: module, token label, key label and the user PIN. */
+export const addTokenKey = {
+  method: 'POST',
+  path: '/api/keys/token',
+  body: {
+    type: 'object',
+    required: ['token', 'key', 'pin'],
+    additionalProperties: false,
+    properties: {
+      /** Absolute path of the PKCS#11 module; default: SoftHSM2's or OpenSC's usual path. */
+      module: { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' },
+      token: { type: 'string', minLength: 1, maxLength: 64 },
+      key: { type: 'string', minLength: 1, maxLength: 256 },
+      /** Used for C_Login only: never logged, stored or sent back. */
+      pin: { type: 'string', minLength: 1, maxLength: 256 },
+    },
+  },
+  reply: {
+    type: 'object',
+    required: ['archive', 'tokenKey'],
+    additionalProperties: false,
+    properties: {
+      archive: archiveSummarySchema,
+      rootKeys: rootKeysHeldSchema,
+      tokenKey: {
+        type: 'object',
+        required: ['uri', 'label', 'serial', 'manufacturer', 'model', 'algorithm', 'bits'],
+        additionalProperties: false,
+        properties: { uri: str, label: str, serial: str, manufacturer: str, model: str, algorithm, bits: int },
+      },
+    },
+  },
+} as const satisfies Route;
+
 export const startPlan = {
   method: 'POST',
   path: '/api/plan',
@@ -636,6 +723,19 @@ export const jobEvents = {
   reply: errorReply,
 } as const satisfies Route;
 
+/** Several key changes, previewed (plan, diff, who must sign) with throwaway keys; nothing is written. */
+export const previewChanges = {
+  method: 'POST',
+  path: '/api/changes/preview',
+  body: {
+    type: 'object',
+    required: ['changes'],
+    additionalProperties: false,
+    properties: { changes: { type: 'array', minItems: 1, maxItems: 20, items: askedChangeSchema }, keyType: algorithm },
+  },
+  reply: changesPreviewSchema,
+} as const satisfies Route;
+
 export const ROUTES = [
   health,
   getSession,
@@ -645,7 +745,9 @@ export const ROUTES = [
   getNewRoot,
   getExpiryCalendar,
   uploadArchive,
+  addTokenKey,
   startPlan,
+  previewChanges,
   startSign,
   startSave,
   downloadNewArchive,
@@ -672,8 +774,11 @@ export type TargetInfo = FromSchema<typeof targetInfoSchema>;
 export type ArchiveSummaryReply = FromSchema<typeof archiveSummarySchema>;
 export type RootKeysHeld = FromSchema<typeof rootKeysHeldSchema>;
 export type ArchiveReply = FromSchema<typeof archiveReplySchema>;
+export type TokenKeyReply = FromSchema<(typeof addTokenKey)['reply']>;
 export type PlanSummary = FromSchema<typeof planSummarySchema>;
 export type PlanResult = FromSchema<typeof planResultSchema>;
+export type ChangesPreviewReply = FromSchema<typeof changesPreviewSchema>;
+export type AskedChangeBody = FromSchema<typeof askedChangeSchema>;
 export type SignResult = FromSchema<typeof signResultSchema>;
 export type SaveResult = FromSchema<typeof saveResultSchema>;
 export type PublishResultReply = FromSchema<typeof publishResultSchema>;

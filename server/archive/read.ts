@@ -14,6 +14,7 @@ import { isJsonObject, type JsonObject } from '../tuf/json.js';
 import { algorithmOfKeytype, parseArchiveSecret, type PrivateKey, privateKeyMatches, publicKeyOf, samePublicKey } from '../tuf/keys.js';
 import type { KeyAlgorithm, PublicKeyInfo, Root } from '../tuf/model.js';
 import { archivePrefix, baseOf, isPublicKeyName, isSecretKeyName, secretNameFor, shortKeyId } from './layout.js';
+import { readTokenRef, tokenRefName } from './token-ref.js';
 import { type ArchiveEntry, type ArchiveFileEntry, type ArchiveLimits, DEFAULT_LIMITS, NOT_AN_ARCHIVE_HINT, parseTar } from './tar.js';
 
 // The tar layer's names, for the modules that import them from here.
@@ -25,9 +26,10 @@ const gunzipAsync = promisify(gunzip);
 /**
  * `ok`: a usable pair. `missing-sec` / `missing-pub`: half a pair. `mismatch`: the `.sec` is not the
  * private half of the `.pub`. `unknown-type`: a keytype we cannot use (garage-sign's ECPRIME256V1…).
- * `unparseable`: not the JSON shape, or key material that does not decode.
+ * `unparseable`: not the JSON shape, or key material that does not decode. `token`: no `.sec`, the
+ * private key is in a hardware token named by `<base>.pkcs11.json` (see token-ref.ts).
  */
-export type ArchiveKeyStatus = 'ok' | 'missing-sec' | 'missing-pub' | 'mismatch' | 'unknown-type' | 'unparseable';
+export type ArchiveKeyStatus = 'ok' | 'token' | 'missing-sec' | 'missing-pub' | 'mismatch' | 'unknown-type' | 'unparseable';
 
 export interface ArchiveKey {
   /** The pair's name without `.pub`/`.sec`. */
@@ -45,6 +47,8 @@ export interface ArchiveKey {
   status: ArchiveKeyStatus;
   /** What is wrong, in words; never key material. */
   problem?: string;
+  /** Status `token`: the pkcs11: URI of the key (no PIN). */
+  tokenUri?: string;
 }
 
 /** What may be shown or sent: names, sizes, key facts. No file contents, no private material. */
@@ -62,6 +66,7 @@ export interface ArchiveSummary {
     bits: number | undefined;
     status: ArchiveKeyStatus;
     problem?: string;
+    tokenUri?: string;
   }[];
 }
 
@@ -122,6 +127,7 @@ export function summarizeArchive(archive: KeyArchive): ArchiveSummary {
       bits: k.publicKey?.bits,
       status: k.status,
       ...(k.problem === undefined ? {} : { problem: k.problem }),
+      ...(k.tokenUri === undefined ? {} : { tokenUri: k.tokenUri }),
     })),
   };
 }
@@ -223,7 +229,7 @@ function classifyKeys(entries: readonly ArchiveEntry[]): { keys: ArchiveKey[]; p
       const secName = secretNameFor(e.name);
       const sec = files.get(secName);
       if (sec !== undefined) claimedSecs.add(secName);
-      const key = classifyPair(e, sec, privateKeys);
+      const key = classifyPair(e, sec, privateKeys, sec === undefined ? files.get(tokenRefName(baseOf(e.name))) : undefined);
       keys.push(key);
     }
   }
@@ -255,7 +261,7 @@ function classifyKeys(entries: readonly ArchiveEntry[]): { keys: ArchiveKey[]; p
   return { keys, privateKeys };
 }
 
-function classifyPair(pub: ArchiveFileEntry, sec: ArchiveFileEntry | undefined, privateKeys: Map<string, PrivateKey>): ArchiveKey {
+function classifyPair(pub: ArchiveFileEntry, sec: ArchiveFileEntry | undefined, privateKeys: Map<string, PrivateKey>, tokenRef?: ArchiveFileEntry): ArchiveKey {
   const key: ArchiveKey = {
     base: baseOf(pub.name),
     pubName: pub.name,
@@ -290,6 +296,16 @@ function classifyPair(pub: ArchiveFileEntry, sec: ArchiveFileEntry | undefined, 
     });
   } catch (e) {
     key.problem = `${pub.name}: ${reason(e)}`;
+    return key;
+  }
+  if (sec === undefined && tokenRef !== undefined) {
+    const ref = readTokenRef(tokenRef.data);
+    if ('uri' in ref) {
+      key.status = 'token';
+      key.tokenUri = ref.uri;
+      return key;
+    }
+    key.problem = `${tokenRef.name} ${ref.problem}`;
     return key;
   }
   if (sec === undefined) {
@@ -411,6 +427,15 @@ export function findRoleSigner(archive: KeyArchive, root: Root, role = 'root'): 
     return { keyid: first.keyid, base: first.base, privateKey };
   }
   const problem = (status: ArchiveKeyStatus) => match.problems.find((p) => p.status === status);
+  const onToken = problem('token');
+  if (onToken !== undefined) {
+    const uri = archive.keys.find((k) => k.base === onToken.base)?.tokenUri ?? 'a hardware token';
+    throw new AppError(
+      'ARCHIVE_NO_ROOT_KEY',
+      `${label}: the ${role} key ${shortKeyId(onToken.keyid)} is in a hardware token (${uri}), not in the archive`,
+      `Sign with the token: pass --keys "${uri}" (and --pin-file, or type the PIN at the prompt).`,
+    );
+  }
   const mismatch = problem('mismatch');
   if (mismatch !== undefined) {
     throw new AppError(

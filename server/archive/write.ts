@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { AppError } from '../errors.js';
 import { samePublicKey } from '../tuf/keys.js';
-import type { PublicKeyInfo } from '../tuf/model.js';
+import type { PublicKeyInfo, Signer } from '../tuf/model.js';
 import { LocalSigner, verifySignature } from '../tuf/sign.js';
 import { type ArchiveEntry, type KeyArchive, checkName, fileEntry, normalizeName, readKeyArchive } from './read.js';
 import { shortKeyId } from './layout.js';
@@ -347,7 +347,7 @@ export async function writeKeyArchive(
 export async function readBackAndProve(
   path: string,
   expectSha256: string,
-  proof: { keyid: string; publicKey: PublicKeyInfo; base: string },
+  proof: { keyid: string; publicKey: PublicKeyInfo; base: string; token?: { uri: string; signer: Signer } },
 ): Promise<void> {
   const what = `the new key ${shortKeyId(proof.keyid)}`;
   const fail = (why: string, cause?: unknown): AppError =>
@@ -377,16 +377,20 @@ export async function readBackAndProve(
   }
   const key = archive.keys.find((k) => k.base === proof.base && k.pubName !== undefined);
   if (key === undefined) throw fail(`${proof.base}.pub is not in it`);
-  if (key.status !== 'ok') throw fail(`the pair ${proof.base} is not usable (${key.status})`);
+  if (key.status !== (proof.token ? 'token' : 'ok')) throw fail(`the pair ${proof.base} is not usable (${key.status})`);
   if (key.publicKey === undefined || !samePublicKey(key.publicKey, proof.publicKey)) {
     throw fail(`${proof.base}.pub is not ${what}`);
   }
+  // A token key: the archive must name the token key that signed, and that key must still sign.
+  if (proof.token && key.tokenUri !== proof.token.uri) throw fail(`${proof.base} does not name the token key ${proof.token.uri}`);
   const priv = archive.privateKey(proof.base);
-  if (priv === undefined) throw fail(`${proof.base}.sec holds no usable private key`);
+  if (priv === undefined && !proof.token) throw fail(`${proof.base}.sec holds no usable private key`);
+  const signer: Signer | undefined = proof.token?.signer ?? (priv ? new LocalSigner(priv) : undefined);
+  if (signer === undefined) throw fail(`${proof.base} has no key to prove`);
   const challenge = randomBytes(32);
   let ok: boolean;
   try {
-    const sig = await new LocalSigner(priv).sign(challenge);
+    const sig = await signer.sign(challenge);
     ok = verifySignature(proof.publicKey, challenge, sig);
   } catch (e) {
     throw fail(`the private key of ${what} cannot sign`, e);

@@ -133,6 +133,11 @@ export interface FactoryState {
 export interface TargetsEntry {
   signatures: JsonObject[];
   signed: JsonObject;
+  /**
+   * `signed` exactly as the server sent it (JSON text), so a signer can check that the §3.2.4 bytes
+   * it builds equal the compacted raw bytes before signing (foundries-operations.md §3.2.4).
+   */
+  signedText: string;
 }
 
 /** Details of a refused request; kept as the `cause` of the AppError (for logs), never the token. */
@@ -342,7 +347,9 @@ export class FoundriesClient {
     const out: Record<string, TargetsEntry> = {};
     for (const [name, v] of Object.entries(body)) {
       if (!isJsonObject(v) || !isJsonObject(v['signed']) || !Array.isArray(v['signatures'])) throw this.badAnswer(`${context}: "${name}" is not signed targets metadata`);
-      out[name] = { signed: v['signed'], signatures: v['signatures'].filter(isJsonObject) };
+      const entryText = rawMember(res.text, name);
+      const signedText = entryText === undefined ? undefined : rawMember(entryText, 'signed');
+      out[name] = { signed: v['signed'], signatures: v['signatures'].filter(isJsonObject), signedText: signedText ?? JSON.stringify(v['signed']) };
     }
     return out;
   }

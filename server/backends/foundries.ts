@@ -207,8 +207,9 @@ export async function reviewFactory(client: FoundriesClient, opts: { now: Date; 
     out.blocking = [];
     return out;
   }
-  const ciReport = verifyRootUpdate(ci.root, u.ciRoot, { now: opts.now });
-  const prodReport = u.prodRoot === undefined ? undefined : verifyRootUpdate(prodBase, u.prodRoot, { now: opts.now });
+  // Before applying to a Factory: the rules only the Foundries API holds fail too (factory: true).
+  const ciReport = verifyRootUpdate(ci.root, u.ciRoot, { now: opts.now, factory: true });
+  const prodReport = u.prodRoot === undefined ? undefined : verifyRootUpdate(prodBase, u.prodRoot, { now: opts.now, factory: true });
   out.verify = { ci: ciReport, prod: prodReport };
   out.blocking.push(...updates.issues.errors.map((e) => `Factory: ${e.message}`));
   for (const [name, r] of [['CI', ciReport], ['production', prodReport]] as const) {
@@ -221,9 +222,9 @@ export async function reviewFactory(client: FoundriesClient, opts: { now: Date; 
 }
 
 /** Cancels the open transaction (any admin may), then reads the state back to say what it is. */
-export async function cancelFactory(client: FoundriesClient): Promise<{ canceled: boolean; state: FactoryState }> {
+export async function cancelFactory(client: FoundriesClient): Promise<{ canceled: boolean; state: FactoryState; message: string }> {
   const before = await client.state();
-  if (before.status === 'NONE') return { canceled: false, state: before };
+  if (before.status === 'NONE') return { canceled: false, state: before, message: describeState(before) };
   if (before.status === 'APPLYING') {
     throw new AppError(
       'TARGET_CONFLICT',
@@ -232,7 +233,9 @@ export async function cancelFactory(client: FoundriesClient): Promise<{ canceled
     );
   }
   await client.cancel();
-  return { canceled: true, state: await client.state() };
+  const after = await client.state();
+  // "No changes were made" only when the served roots are still those of before the transaction.
+  return { canceled: true, state: after, message: describeState(after, before.ci.version) };
 }
 
 export type ApplyResult =

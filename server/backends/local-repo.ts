@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import { parseRoot, serializeRoot } from '../tuf/metadata.js';
+import { isJsonObject } from '../tuf/json.js';
+import type { MetadataFile, RepoDocs } from '../tuf/repo-metadata.js';
 import type { Root, RootDocument } from '../tuf/model.js';
 import { exists, readFileLimited, writeFileAtomic } from '../util/fs-atomic.js';
 import type { Backend, PublishResult, RotationBase } from './backend.js';
@@ -80,4 +82,47 @@ export class LocalRepoBackend implements Backend {
   }
 
   async abort(): Promise<void> {}
+
+  /** The timestamp.json, snapshot.json and targets.json clients would fetch now (consistent-snapshot names first). */
+  async readRepoDocs(): Promise<RepoDocs> {
+    const read = async (names: string[], what: string): Promise<string> => {
+      for (const name of names) {
+        const file = path.join(this.metadataDir, name);
+        if (await exists(file)) return (await readFileLimited(file, ROOT_FILE_LIMIT * 8, `${what} metadata`)).toString('utf8');
+      }
+      throw new AppError('REPO_INVALID', `${this.dir} has no ${names.join(' or ')} in metadata/.`, 'Point --repo at a complete TUF repository (root, targets, snapshot and timestamp metadata).');
+    };
+    const versionOf = (text: string, member: string): number | undefined => {
+      try {
+        const meta = (JSON.parse(text) as { signed?: { meta?: Record<string, unknown> } }).signed?.meta?.[member];
+        return isJsonObject(meta) && typeof meta.version === 'number' ? meta.version : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const timestamp = await read(['timestamp.json'], 'timestamp');
+    const sv = versionOf(timestamp, 'snapshot.json');
+    const snapshot = await read([...(sv !== undefined ? [`${sv}.snapshot.json`] : []), 'snapshot.json'], 'snapshot');
+    const tv = versionOf(snapshot, 'targets.json');
+    const targets = await read([...(tv !== undefined ? [`${tv}.targets.json`] : []), 'targets.json'], 'targets');
+    return { targets, snapshot, timestamp };
+  }
+
+  /**
+   * Writes re-signed metadata in the order given (targets, snapshot, timestamp; after the root),
+   * each atomically. A numbered file that exists with other content is refused (never rewritten).
+   */
+  async publishMetadata(files: readonly MetadataFile[]): Promise<string[]> {
+    const written: string[] = [];
+    for (const f of files) {
+      const file = path.join(this.metadataDir, f.name);
+      if (/^\d+\./.test(f.name) && (await exists(file))) {
+        if ((await fs.readFile(file, 'utf8')) === f.text) continue;
+        throw new AppError('FILE_EXISTS', `${file} already exists with different content; published metadata is never rewritten.`, 'Check the repository: someone else may have changed it. Start again from its current state.');
+      }
+      await writeFileAtomic(file, f.text, { mode: 0o644, overwrite: true });
+      written.push(file);
+    }
+    return written;
+  }
 }

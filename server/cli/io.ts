@@ -20,6 +20,8 @@ export interface CliIo {
   now?: () => Date;
   /** Called at each step boundary of a rotation (progress; the fault-injection tests kill here). */
   onStep?: (step: string) => void;
+  /** Asks for a secret (a token PIN) without echo; present only when stdin is a terminal. */
+  promptSecret?: (question: string) => Promise<string>;
   /** True when stdin and stdout are a terminal: only then may a command ask a question. */
   isTTY?: boolean;
   /** Asks one question on the terminal and returns the answer line. */
@@ -35,6 +37,8 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'CHAIN_BROKEN',
   'ROTATION_REFUSED',
   'ROTATION_LOCKOUT',
+  'CHANGE_REFUSED',
+  'BACKUP_ACK_REQUIRED',
   'ROOT_EXPIRED',
   'PUBLISH_FAILED',
   'TARGET_REFUSED',

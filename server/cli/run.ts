@@ -35,11 +35,29 @@ export const COMMANDS: Record<string, CommandEntry> = {
   rotate: {
     summary: 'rotate the root key: generate, sign, verify, save the new archive, publish',
     usage:
-      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR --out OUT.tgz\n' +
+      'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR|pkcs11:URI --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
       '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
-      '                  [--allow-expired REASON]',
+      '                  [--allow-expired REASON]\n' +
+      '                  [--new-key pkcs11:token=LABEL;object=KEY-LABEL [--new-key-type ed25519|rsa|ecdsa | --new-key-exists] [--ack-no-backup REASON]]\n' +
+      '                  [--pkcs11-module LIB.so] [--pin-file FILE]',
     load: () => import('./commands/rotate.js'),
+  },
+  change: {
+    summary: 'several key changes in one new root version: rotate, add, remove keys, thresholds, expiry, online keys',
+    usage:
+      `tuf-rotate change ${TARGET}\n` +
+      '                  --keys IN.tgz|KEY.pem|DIR [--keys …] [--out OUT.tgz] CHANGE... [--changelog TEXT] [--dry-run] [--overwrite] [--json]\n' +
+      '  CHANGE := --rotate-key ROLE | --add-key ROLE [--owner NAME] [--key-file PUB.pem] | --remove-key KEYID\n' +
+      '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
+      '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +
+      '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.',
+    load: () => import('./commands/change.js'),
+  },
+  keys: {
+    summary: 'what key files hold (key IDs, types, fioctl names) and which roles of a root each key serves',
+    usage: 'tuf-rotate keys ARCHIVE.tgz|KEY.pem... [--root ROOT.json | --repo DIR] [--json]',
+    load: () => import('./commands/keys.js'),
   },
   verify: {
     summary: 'verify a chain of roots from a trusted one, as a client would',

@@ -12,7 +12,7 @@ export async function backendFor(args: ParsedArgs, io: CliIo, command: string): 
   const repo = one(args, 'repo');
   const root = one(args, 'root');
   const factory = one(args, 'factory');
-  const chosen = [repo, command === 'rotate' ? root : undefined, factory].filter((x) => x !== undefined);
+  const chosen = [repo, command === 'rotate' || command === 'change' ? root : undefined, factory].filter((x) => x !== undefined);
   if (chosen.length !== 1) throw usage('Name exactly one target: --repo DIR, --root ROOT.json with --out-root NEW.json, or --factory NAME.');
   if (repo !== undefined) return new LocalRepoBackend(resolvePath(io, repo));
   if (factory !== undefined) return factoryBackend(args, io);

@@ -361,14 +361,16 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
       }
       const at = now();
       const online = tx.onlineKeys ?? state.config.onlineKeys;
-      const ci = checkStagedRoot(currentRoot(state, 'ci'), body['ci-root'], 'ci-root', at);
-      const prod = checkStagedRoot(currentRoot(state, 'prod'), body['prod-root'], 'prod-root', at);
+      // Partly signed roots are staged (holders sign one after the other); apply checks the thresholds.
+      const ci = checkStagedRoot(currentRoot(state, 'ci'), body['ci-root'], 'ci-root', at, { thresholds: false });
+      const prod = checkStagedRoot(currentRoot(state, 'prod'), body['prod-root'], 'prod-root', at, { thresholds: false });
       errors.push(...ci.errors, ...prod.errors);
       if (ci.root !== undefined && prod.root !== undefined) errors.push(...checkProdMatchesCi(ci.root, prod.root));
       if (ci.malformed || prod.malformed) throw new ApiFailure(400, 'Invalid TUF root', errors);
       const ctx = {
         current: currentRoot(state, 'ci'),
         changelog: tx.changelog,
+        previous: tx.ciRoot.signed,
         online,
         caller: caller(req).polisId,
         now: at,
@@ -392,7 +394,8 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
         ...tx,
         ciRoot: cloneJson(body['ci-root'] ?? null) as RootDocument,
         prodRoot: cloneJson(body['prod-root'] ?? null) as RootDocument,
-        signed: true,
+        signed: ci.thresholdErrors.length === 0 && prod.thresholdErrors.length === 0,
+        unsignedReasons: [...ci.thresholdErrors, ...prod.thresholdErrors],
         updatedBy: caller(req).polisId,
         updatedAt: stamp(at),
         ...mergeSignatures(tx, maps),
@@ -411,7 +414,7 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
       if (injected !== undefined && faults.applyOnce === true) faults = { ...faults, applyStatus: undefined, applyOnce: undefined };
       if (injected !== undefined && injected < 500) return fail(reply, injected, 'Injected fault: apply refused');
       if (!tx.signed) {
-        throw new ApiFailure(422, 'The staged TUF root updates are not signed', [
+        throw new ApiFailure(422, 'The staged TUF root updates are not signed by enough root keys', tx.unsignedReasons ?? [
           'PUT signed ci-root and prod-root before applying',
         ]);
       }
@@ -657,6 +660,7 @@ function updatesJson(state: PracticeState, now: Date): JsonObject {
   const errors: JsonObject[] = [];
   if (tx !== undefined && !tx.signed) {
     errors.push({ kind: 'not-signed', message: 'The updated TUF roots are not signed by enough root keys', args: {} });
+    for (const r of tx.unsignedReasons ?? []) errors.push({ kind: 'not-signed', message: r, args: {} });
   }
   const out: JsonObject = {
     status: state.status,

@@ -20,6 +20,8 @@ export interface RuleContext {
   /** `x-changelog` the server staged at init (absent for transactions from older state files). */
   changelog: JsonObject | undefined;
   online: OnlineKeyIds;
+  /** `signed` of the root staged before this PUT (owner entries another admin staged are kept as they are). */
+  previous: JsonObject | undefined;
   /** polis-id of the user making the PUT. */
   caller: string;
   now: Date;
@@ -84,8 +86,9 @@ export function checkStagingRules(root: Root, what: string, ctx: RuleContext): s
       errors.push(`rule 21: ${what}: the x-key-owners entry of key ${id.slice(0, 8)} must stay unchanged while the key remains`);
     }
   }
+  const prevOwners = isJsonObject(ctx.previous?.['x-key-owners']) ? ctx.previous['x-key-owners'] : {};
   for (const [id, o] of Object.entries(owners)) {
-    if (id in oldOwners || !isJsonObject(o)) continue;
+    if (id in oldOwners || !isJsonObject(o) || isDeepStrictEqual(prevOwners[id], o)) continue;
     const at = o['created-at'];
     if (typeof at !== 'string' || !STAMP.test(at) || Math.abs(Date.parse(at) - ctx.now.getTime()) > OWNER_WINDOW_MS) {
       errors.push(`rule 21: ${what}: x-key-owners.${id.slice(0, 8)}.created-at must be now (UTC, whole seconds, Z)`);

@@ -4,7 +4,7 @@ import { buildArchiveBytes } from '../archive/write.js';
 import { emptyArchive } from '../keyring.js';
 import { fioctlKeyBase } from '../archive/layout.js';
 import type { JsonObject } from '../tuf/json.js';
-import { archivePairFilesFor, generateKey, keyIdFor, newRootKeyJson } from '../tuf/keys.js';
+import { archivePairFilesFor, fileDigestHex, generateKey, keyIdFor, newRootKeyJson } from '../tuf/keys.js';
 import type { PrivateKey } from '../tuf/keys.js';
 import { formatExpires, serializeRoot, toDocument } from '../tuf/metadata.js';
 import type { KeyAlgorithm } from '../tuf/model.js';
@@ -13,6 +13,8 @@ import { writeFileAtomic } from '../util/fs-atomic.js';
 
 const YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** The practice repository's one target file. */
+export const PRACTICE_TARGET = 'hello.txt';
 
 export interface SpecPracticeResult {
   dir: string;
@@ -25,6 +27,7 @@ export interface SpecPracticeResult {
 /**
  * A practice standard TUF repository (TUF specification dialect, as python-tuf and tuf-js write
  * it): DIR/repo/metadata/{1.root.json, root.json, 1.targets.json, 1.snapshot.json, timestamp.json},
+ * one target DIR/repo/targets/<sha256>.hello.txt,
  * the owner's key archive DIR/offline-keys.tgz (its .pub holds the key object exactly as root.json
  * has it), and the online keys as PEM files in DIR/online-keys/ (mode 0600).
  */
@@ -75,8 +78,18 @@ export async function createSpecPractice(
 
   const rootText = await sign(rootSigned, rootKey, rootId);
   const shortExpiry = formatExpires(new Date(now.getTime() + 30 * DAY_MS));
+  // One target, so a client can fetch something (consistent snapshot: targets/<sha256>.<name>).
+  const hello = 'Hello from the practice repository.\n';
+  const helloSha = fileDigestHex('sha256', hello);
+  await writeFileAtomic(path.join(repo, 'targets', `${helloSha}.${PRACTICE_TARGET}`), hello, { mode: 0o644 });
   const targetsText = await sign(
-    { _type: 'targets', spec_version: '1.0.31', version: 1, expires: expires, targets: {} },
+    {
+      _type: 'targets',
+      spec_version: '1.0.31',
+      version: 1,
+      expires: expires,
+      targets: { [PRACTICE_TARGET]: { length: Buffer.byteLength(hello), hashes: { sha256: helloSha } } },
+    },
     online.targets,
     ids.targets,
   );

@@ -89,6 +89,8 @@ export interface Transaction {
   prodRoot: RootDocument;
   /** True once a PUT passed validation: only then may the transaction be applied. */
   signed: boolean;
+  /** Why `signed` is false after a PUT: the root thresholds not met yet. */
+  unsignedReasons?: string[];
   /** The `x-changelog` the server staged at init (a PUT must keep it). */
   changelog?: JsonObject;
   /** Online key IDs of the staged roots (E14 changes them); absent = the Factory's current ones. */
@@ -193,6 +195,7 @@ export function transactionToJson(t: Transaction): JsonObject {
     'prod-root': t.prodRoot,
     signed: t.signed,
     ...(t.changelog !== undefined ? { changelog: t.changelog } : {}),
+    ...(t.unsignedReasons !== undefined ? { 'unsigned-reasons': t.unsignedReasons } : {}),
     ...(t.onlineKeys !== undefined ? { 'online-keys': { ...t.onlineKeys } } : {}),
     ...(t.targetsSignatures !== undefined ? { 'targets-signatures': t.targetsSignatures } : {}),
     ...(t.wavesSignatures !== undefined ? { 'waves-signatures': t.wavesSignatures } : {}),
@@ -228,6 +231,7 @@ function transactionFromJson(v: unknown): Transaction {
     prodRoot: toRootDocument(v['prod-root'], `${what} prod-root`),
     signed: v['signed'] === true,
     ...(isJsonObject(v['changelog']) ? { changelog: v['changelog'] } : {}),
+    ...(Array.isArray(v['unsigned-reasons']) ? { unsignedReasons: v['unsigned-reasons'].filter((x): x is string => typeof x === 'string') } : {}),
     ...(isJsonObject(v['online-keys'])
       ? { onlineKeys: { targets: str(v['online-keys'], 'targets', what), snapshot: str(v['online-keys'], 'snapshot', what), timestamp: str(v['online-keys'], 'timestamp', what) } }
       : {}),

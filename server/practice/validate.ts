@@ -45,6 +45,11 @@ export interface StagedRootCheck {
   /** True when the document could not even be read as a root (400 rather than 422). */
   malformed: boolean;
   errors: string[];
+  /**
+   * Root thresholds not met yet (§6.5 rule 29). With `thresholds: false` these are not in `errors`:
+   * a PUT may stage a partly signed root (§5 flows: holders sign one after the other).
+   */
+  thresholdErrors: string[];
 }
 
 function short(id: string): string {
@@ -192,15 +197,17 @@ function validSigners(authority: Root, next: Root, data: Uint8Array, role: RootR
  * Checks one staged root (`ci-root` or `prod-root` of a PUT) against the current root of the same
  * history, as the Foundries API would, then with the device's rules.
  */
-export function checkStagedRoot(current: Root, input: unknown, what: string, now: Date): StagedRootCheck {
+export function checkStagedRoot(current: Root, input: unknown, what: string, now: Date, opts: { thresholds?: boolean } = {}): StagedRootCheck {
   const errors: string[] = [];
-  if (!isJsonObject(input)) return { root: undefined, malformed: true, errors: [`${what} must be a signed root object`] };
+  const thresholdErrors: string[] = [];
+  const requireThresholds = opts.thresholds ?? true;
+  if (!isJsonObject(input)) return { root: undefined, malformed: true, errors: [`${what} must be a signed root object`], thresholdErrors };
   checkShape(input, what, errors);
   let root: Root;
   try {
     root = parseRoot(input, what);
   } catch (e) {
-    return { root: undefined, malformed: true, errors: [...errors, isAppError(e) ? e.message : `${what} is not a root`] };
+    return { root: undefined, malformed: true, errors: [...errors, isAppError(e) ? e.message : `${what} is not a root`], thresholdErrors };
   }
   if (root.dialect !== 'foundries' || root.type !== 'Root') errors.push(`${what}: _type must be "Root"`);
   checkReencode(root.signedJson, what, errors);
@@ -232,14 +239,29 @@ export function checkStagedRoot(current: Root, input: unknown, what: string, now
     if (oldRole !== undefined) {
       const n = validSigners(current, root, data, oldRole);
       if (n < oldRole.threshold) {
-        errors.push(`${what}: signed by ${n} of the current root keys, ${oldRole.threshold} needed (version ${current.version})`);
+        thresholdErrors.push(`${what}: signed by ${n} of the current root keys, ${oldRole.threshold} needed (version ${current.version})`);
       }
     }
     if (newRole !== undefined) {
       const n = validSigners(root, root, data, newRole);
-      if (n < newRole.threshold) errors.push(`${what}: signed by ${n} of its own root keys, ${newRole.threshold} needed`);
+      if (n < newRole.threshold) thresholdErrors.push(`${what}: signed by ${n} of its own root keys, ${newRole.threshold} needed`);
+    }
+    // §6.3 rule 23: every signature present verifies (salt 32) with its key (of this root or the current one).
+    for (const sig of root.signatures) {
+      const key = root.keys[sig.keyid] ?? current.keys[sig.keyid];
+      const raw = decodeSignature('foundries', sig);
+      let ok = false;
+      if (key !== undefined && raw !== undefined && sig.method === METHODS[key.keytype]) {
+        try {
+          ok = verifySignatureFoundriesServer(publicKeyOf(key), data, raw);
+        } catch {
+          ok = false;
+        }
+      }
+      if (!ok) errors.push(`${what}: the signature by ${short(sig.keyid)} does not verify (rule 23)`);
     }
   }
+  if (requireThresholds) errors.push(...thresholdErrors);
 
   // The device's rules (the fleet must accept it too). Where the server's own checks above already
   // failed, only the device rules they do not cover are added, so one mistake is reported once.
@@ -247,9 +269,10 @@ export function checkStagedRoot(current: Root, input: unknown, what: string, now
   const report = verifyRootUpdate(current, root, { now });
   for (const r of report.results) {
     if (r.status !== 'fail' || (serverFailed && SERVER_COVERED.has(r.rule))) continue;
+    if (!requireThresholds && (r.rule === 'threshold-old' || r.rule === 'threshold-new')) continue;
     errors.push(`${what}: devices would refuse it (${r.rule}): ${r.message}`);
   }
-  return { root, malformed: false, errors: dedupe(errors) };
+  return { root, malformed: false, errors: dedupe(errors), thresholdErrors };
 }
 
 /** Production root = CI root except `roles.targets.threshold`, which must be at least 2. */

@@ -171,6 +171,11 @@ function publicKeyFromDer(der: Buffer, type: 'spki' | 'pkcs1', algorithm: KeyAlg
   return infoOfPublicKeyObject(obj, algorithm, what);
 }
 
+/** A public key given as DER SubjectPublicKeyInfo (a hardware token's key, for one), checked against the algorithm. */
+export function publicKeyFromSpki(der: Uint8Array, algorithm: KeyAlgorithm, what: string): PublicKeyInfo {
+  return publicKeyFromDer(Buffer.from(der), 'spki', algorithm, what);
+}
+
 function publicKeyFromPem(text: string, algorithm: KeyAlgorithm, what: string): PublicKeyInfo {
   const block = singlePemBlock(text, what);
   if (block.label === 'PUBLIC KEY') return publicKeyFromDer(block.der, 'spki', algorithm, what);
@@ -233,6 +238,11 @@ export function publicKeyString(pub: PublicKeyInfo): string {
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A metadata file's digest for snapshot/timestamp `hashes` (lowercase hex). */
+export function fileDigestHex(alg: 'sha256' | 'sha512', bytes: Uint8Array | string): string {
+  return createHash(alg).update(bytes).digest('hex');
 }
 
 /** Foundries (ota-tuf, fioctl ≥ v0.30) key ID: sha256 of the SPKI DER, lowercase hex. */

@@ -87,7 +87,7 @@ function tryPublicKey(root: Root, id: string): PublicKeyInfo | undefined {
 }
 
 /** Keeps the first of several IDs of one public key: the device would count it once. */
-function distinctIds(root: Root, ids: readonly string[]): string[] {
+export function distinctIds(root: Root, ids: readonly string[]): string[] {
   const pubs: PublicKeyInfo[] = [];
   const out: string[] = [];
   for (const id of ids) {
@@ -109,7 +109,7 @@ function rolesOf(signed: JsonObject): JsonObject {
 }
 
 /** §5.3 `removeUnusedTufKeys`: drop keys no role references (and, Foundries, their owners). */
-function removeUnusedKeys(signed: JsonObject, dialect: Dialect): string[] {
+export function removeUnusedKeys(signed: JsonObject, dialect: Dialect): string[] {
   const used = new Set<string>();
   for (const role of Object.values(rolesOf(signed))) {
     if (isJsonObject(role) && Array.isArray(role.keyids)) {
@@ -169,7 +169,7 @@ function assertNewKeyIsNew(current: Root, newKey: PublicKeyInfo, newKeyId: strin
  * Foundries roots must hold only printable ASCII strings (tuf-dialects.md, canonical bytes), apart
  * from RSA PEM public keys: the device, fioctl and the server would sign different bytes otherwise.
  */
-function assertFoundriesAscii(signed: JsonObject): void {
+export function assertFoundriesAscii(signed: JsonObject): void {
   const keys = isJsonObject(signed.keys) ? signed.keys : {};
   const pemPaths = new Set(
     Object.entries(keys)

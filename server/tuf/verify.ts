@@ -2,7 +2,10 @@
  * The verifier: does a new root pass every rule its dialect's clients apply when they update from a
  * trusted root (docs/tuf-dialects.md), plus the one rule none of them enforces (one public key under
  * two key IDs counts once)? Every rule yields a RuleResult, in checklist order, so the UI can show
- * the whole list and the CLI can print it.
+ * the whole list and the CLI can print it. Each result names whose rule it is (`sources`: the device,
+ * the Foundries API, tuf-js/python-tuf, tough, fioctl or tuf-rotate), and every report ends with a
+ * matrix of what each verifier would do. Rules only the Foundries API holds warn, or fail when the
+ * root is on its way to a Factory (`factory`).
  *
  * Pure: no fs, no network. Decoded public keys are cached across calls (a chain of 1,000 roots
  * reuses the same handful of keys), `signed` is canonicalised once per step, and each signature is
@@ -580,7 +583,7 @@ function canonicalAsciiRule(next: Root): RuleResult {
     return result(
       'canonical-ascii',
       'fail',
-      `Strings with characters outside printable ASCII at ${shown}; devices, fioctl and the Foundries API would each sign different bytes.`,
+      `Strings with characters outside printable ASCII at ${shown}; there the byte forms of devices, fioctl and the Foundries API can differ, so tuf-rotate accepts only printable ASCII (RSA PEM line ends aside).`,
       next.version,
       who,
       `characters outside printable ASCII at ${shown}`,
@@ -787,7 +790,8 @@ export function verdictMatrix(dialect: Dialect, results: RuleResult[], prefix = 
     const reasons: string[] = [];
     for (const r of results) {
       if ((r.status !== 'fail' && r.status !== 'warn') || !r.sources.includes(source)) continue;
-      const text = (prefix ? `v${r.version} ` : '') + (r.short ?? r.rule);
+      const phrase = r.short ?? r.rule;
+      const text = prefix && !phrase.startsWith(`version ${r.version} `) ? `v${r.version} ${phrase}` : phrase;
       if (!reasons.includes(text)) reasons.push(text);
     }
     return { verifier, label, verdict: reasons.length > 0 ? ('refuses' as const) : ('accepts' as const), reasons };

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { buildChain, serveFolder, verifyOurs, verifyTufJs, type Chain } from './chain.js';
 import { api, npmStart, oldOpensslKey, practice, ROOT_DIR, rssMb, serve, timeNodeFloor, timeOpenssl, timeOurRotate, type Served } from './procs.js';
+import { pkcs11SignRow } from './pkcs11.js';
 import { compareRow, formatTable, goalRow, median, percentile, round, timeMs, type Row } from './stats.js';
 
 const argv = process.argv.slice(2);
@@ -355,6 +356,12 @@ try {
   await chains();
   await serverRows();
   await webRows();
+  if (want('pkcs11-sign-ed25519')) {
+    log('pkcs11-sign-ed25519 (1,000 signatures each)');
+    const row = await pkcs11SignRow(tmp, 1000);
+    if (typeof row === 'string') log(`pkcs11-sign-ed25519 skipped: ${row}`);
+    else rows.push(row);
+  }
   const order = [
     'rotate-ed25519-vs-node-floor',
     'rotate-ed25519-vs-openssl',

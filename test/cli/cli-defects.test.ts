@@ -26,7 +26,8 @@ async function readmeCommands(): Promise<Map<string, Set<string>>> {
     const m = /^tuf-rotate\s+([a-z-]+)/.exec(code);
     if (m?.[1] !== undefined) {
       // The `help` line is the dispatcher's, not a command's.
-      current = m[1] === 'help' ? undefined : new Set();
+      // A command may have several lines (publish --repo, publish --factory): one set of options.
+      current = m[1] === 'help' ? undefined : (out.get(m[1]) ?? new Set());
       if (current) out.set(m[1], current);
     }
     for (const opt of code.matchAll(/--[a-z][a-z-]*/g)) current?.add(opt[0]);
@@ -34,7 +35,14 @@ async function readmeCommands(): Promise<Map<string, Set<string>>> {
   return out;
 }
 
-const optionsIn = (text: string): Set<string> => new Set([...text.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]));
+/** The options a usage names, leaving out its prose lines ("  Signs and…", "  apply=503 … publish --factory"), which may mention another command's option. */
+const optionsIn = (usage: string): Set<string> =>
+  new Set(
+    usage
+      .split('\n')
+      .filter((l) => !/^\s+([A-Z][a-z]|[a-z]+=)/.test(l))
+      .flatMap((l) => [...l.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0])),
+  );
 
 describe('help on every command', () => {
   for (const name of Object.keys(COMMANDS)) {

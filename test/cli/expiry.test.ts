@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ICAL from 'ical.js';
 import { createPracticeFactory } from '../../server/practice/create.js';
+import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import type { SpecPracticeResult } from '../../server/practice/spec-repo.js';
@@ -171,3 +172,48 @@ describe('rotate from an expired root', () => {
     assert.equal(e.code, 0, e.stdout);
   });
 });
+
+describe('rotate a practice factory whose root has expired', () => {
+  let tmp: string;
+  const cleanups: (() => Promise<void>)[] = [];
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-expired-factory-'));
+  });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('is refused before any transaction opens, and with a reason the root-key change renews both chains', async () => {
+    // Created a year and two days ago: its root expired yesterday.
+    const info = await createPracticeFactory(path.join(tmp, 'factory'), { rootKeyType: 'ed25519', now: new Date(NOW.getTime() - YEAR - 2 * DAY) });
+    const app = await buildPracticeFactory(info.dir, { now: () => NOW });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => app.close());
+    const target = ['--factory', info.factory, '--api-url', url, '--token-file', info.tokenFile];
+    const client = new FoundriesClient({ apiUrl: url, factory: info.factory, token: (await fs.readFile(info.tokenFile, 'utf8')).trim() });
+
+    const before = await cli(['expiry', ...target, '--json'], { now: NOW });
+    assert.equal(before.code, 1);
+    assert.deepEqual((before.json() as unknown as ExpiryJson).items.map((i) => [i.chain, i.expired]), [['ci', true], ['prod', true]]);
+
+    const out = path.join(tmp, 'offline-keys.v2.tgz');
+    const refused = await cli(['rotate', ...target, '--keys', info.archivePath ?? '', '--out', out, '--json'], { now: NOW });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.equal((refused.json()['error'] as { code: string }).code, 'ROOT_EXPIRED');
+    assert.equal((await client.updates()).status, 'NONE', 'no transaction was opened');
+    await assert.rejects(fs.stat(out));
+
+    const reason = 'the root expired unnoticed; renewing it now (INC-7)';
+    const done = await cli(['rotate', ...target, '--keys', info.archivePath ?? '', '--out', out, '--allow-expired', reason, '--json'], { now: NOW });
+    assert.equal(done.code, 0, done.stderr);
+    const journal = JSON.parse(await fs.readFile(`${out}.journal.json`, 'utf8')) as { step: string; allowExpired?: { reason: string } };
+    assert.equal(journal.step, 'published');
+    assert.equal(journal.allowExpired?.reason, reason);
+
+    const after2 = await cli(['expiry', ...target, '--json'], { now: NOW });
+    assert.equal(after2.code, 0, after2.stdout);
+    assert.deepEqual((after2.json() as unknown as ExpiryJson).items.map((i) => [i.chain, i.version, i.expired]), [['ci', 2, false], ['prod', 2, false]]);
+  });
+});
+

@@ -19,8 +19,9 @@ import type { RotationBase } from '../../server/backends/backend.js';
 import { prepareRotation, publishRotation, signAndVerify } from '../../server/ceremony.js';
 import { heldKeysForRole, keyRingFromArchive, loadKeyRing } from '../../server/keyring.js';
 import { addPracticeUsers } from '../../server/practice/create.js';
-import { buildPracticeFactory, practiceControl } from '../../server/practice/factory-server.js';
+import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import type { PracticeFaults } from '../../server/practice/factory-server.js';
+import { runCli } from '../../server/cli/run.js';
 import { cli } from '../helpers/cli.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/server/main.js', import.meta.url));
@@ -114,6 +115,34 @@ describe('Factory lifecycle through the CLI (practice factory, real HTTP)', () =
     const again = await cli(['publish', ...p.target(), '--yes']);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /Nothing to publish/);
+  });
+
+  it('on a terminal, publish asks first, naming the target and the version; "n" changes nothing, "y" publishes', async () => {
+    const p = await practice('confirm', { faults: { applyStatus: 503, applyOnce: true } });
+    assert.equal((await cli(rotateArgs(p, path.join(p.dir, 'keys.v2.tgz')))).code, 1);
+    const asked: string[] = [];
+    const run = async (answer: string): Promise<{ code: number; err: string }> => {
+      let err = '';
+      const code = await runCli(['publish', ...p.target()], {
+        stdout: () => {},
+        stderr: (t) => (err += t),
+        env: {},
+        cwd: p.dir,
+        isTTY: true,
+        prompt: async (q) => {
+          asked.push(q);
+          return answer;
+        },
+      });
+      return { code, err };
+    };
+    const no = await run('n');
+    assert.equal(no.code, 2);
+    assert.match(no.err, /Not confirmed/);
+    assert.match(asked[0] ?? '', new RegExp(`^Re-run apply to finish publishing root version 2 \\(CI and production\\) on FoundriesFactory ${p.factory} \\(http://127\\.0\\.0\\.1:\\d+\\)\\? \\[y/N\\] $`));
+    assert.equal((await p.client.state()).prod.version, 1);
+    assert.equal((await run('y')).code, 0);
+    await assertPublished(p, 2);
   });
 
   it('the page path: publishing again after a partial apply re-runs apply instead of uploading (no 423, no "no changes")', async () => {
@@ -234,6 +263,49 @@ describe('Factory lifecycle through the CLI (practice factory, real HTTP)', () =
     assert.equal(body.ready, true);
     assert.equal(body.state.staged.ci.version, 2);
     assert.equal(body.state.staged.ci.signatures, 2);
+  });
+});
+
+describe('the fault switch: practice-factory --fault and serve --practice-fault', { skip: existsSync(MAIN) ? false : 'run npm run build first (npm test does)' }, () => {
+  it('practice-factory DIR --fault apply=503 --users admin-b: a partial apply rehearsed and finished', async () => {
+    const dir = path.join(tmp, 'switch');
+    const child = spawn(process.execPath, [MAIN, 'practice-factory', dir, '--fault', 'apply=503', '--users', 'admin-b', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+        });
+        child.on('error', reject);
+        child.on('close', () => reject(new Error(`practice-factory exited: ${out}`)));
+      });
+      const info = JSON.parse(line) as { factory: string; apiUrl: string; tokenFile: string; faults: string; users: { name: string; tokenFile: string }[] };
+      assert.match(info.faults, /apply answers 503 after publishing the CI root only \(a partial apply\) once/);
+      assert.deepEqual(info.users.map((u) => u.name), ['owner', 'admin-b']);
+      const target = ['--factory', info.factory, '--api-url', info.apiUrl, '--token-file', info.tokenFile];
+      const out = path.join(dir, 'keys.v2.tgz');
+      const r = await cli(['rotate', ...target, '--keys', path.join(dir, 'offline-keys.tgz'), '--out', out]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /partly updated/);
+      // Another admin finishes it (re-running apply needs the txid from anyone but the initiator;
+      // here the owner re-runs it).
+      const pub = await cli(['publish', ...target, '--yes', '--json']);
+      assert.equal(pub.code, 0, pub.stderr);
+      assert.equal((pub.json() as { version: number }).version, 2);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('a bad fault is bad usage (exit 2), and the help says once or always', async () => {
+    const bad = await cli(['practice-factory', path.join(tmp, 'bad-fault'), '--fault', 'apply=ok']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /apply=STATUS\[:once\|:always\]/);
+    const serveBad = await cli(['serve', '--practice-fault', 'apply=200']);
+    assert.equal(serveBad.code, 2);
+    const help = await cli(['practice-factory', '--help']);
+    assert.match(help.stdout, /--fault apply=STATUS\[:once\|:always\]/);
   });
 });
 

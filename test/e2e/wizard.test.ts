@@ -79,7 +79,7 @@ interface AxeResult {
   violations: { id: string; impact: string | null; help: string; nodes: { target: unknown }[] }[];
 }
 
-describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
+describe('web wizard (chromium)', { skip, timeout: 300_000 }, () => {
   let tmp: string;
   let server: ChildProcess;
   let url: string;
@@ -249,6 +249,10 @@ describe('web wizard (chromium)', { skip, timeout: 90_000 }, () => {
     await page.locator('.verdict.ok').waitFor();
     assert.equal(await page.locator('.checklist li.fail').count(), 0);
     assert.ok((await page.locator('.checklist li.pass').count()) >= 3);
+    // Whose rule each line is, and who would accept the root (#14).
+    assert.match(await page.locator('.checklist li').first().innerText(), /\((libaktualizr|tuf-js, python-tuf)/);
+    const matrix = await page.getByTestId('verifier-matrix').innerText();
+    assert.match(matrix, label === 'factory' ? /libaktualizr: accepts[\s\S]*Foundries API: accepts/ : /tuf-js\/python-tuf: accepts[\s\S]*tough: accepts/);
     await check(`${label}-sign`);
 
     await page.getByRole('button', { name: 'Next: save the keys' }).click();

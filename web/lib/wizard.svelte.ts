@@ -6,6 +6,7 @@ import { createContext } from 'svelte';
 import type {
   ArchiveReply,
   CeremonyRecord,
+  ChangesPreviewReply,
   Job,
   PlanBody,
   PlanResult,
@@ -18,14 +19,17 @@ import type {
   SessionState,
   SignResult,
   TargetInfo,
+  TokenKeyReply,
 } from '../../shared/api.js';
 import {
+  addTokenKey,
   downloadNewArchive,
   getExpiryCalendar,
   getRecord,
   getRoot,
   getRootHistory,
   getSession,
+  previewChanges,
   setTarget,
   startPlan,
   startPublish,
@@ -41,6 +45,17 @@ export type TargetBody =
   | { kind: 'repo'; dir: string }
   | { kind: 'offline'; root: Record<string, unknown> }
   | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string };
+
+type Role = 'root' | 'targets' | 'snapshot' | 'timestamp';
+/** One change of POST /api/changes/preview (shared/api.ts `askedChangeSchema`), spelled out like TargetBody. */
+export type AskedChange =
+  | { kind: 'rotate-key'; role: Role }
+  | { kind: 'add-key'; role: Role; owner?: string }
+  | { kind: 'remove-key'; keyid: string }
+  | { kind: 'threshold'; role: Role; threshold: number }
+  | { kind: 'prod-targets-threshold'; threshold: number }
+  | { kind: 'refresh-expiry'; days?: number }
+  | { kind: 'rotate-online-keys'; roles: Exclude<Role, 'root'>[] };
 
 export const STEPS = [
   { id: 'target', label: 'Target' },
@@ -80,6 +95,7 @@ export class Wizard {
   #publish = $state.raw<PublishResultReply | null>(null);
   #record = $state.raw<CeremonyRecord | null>(null);
   #recovery = $state.raw<RecoveryInfo | null>(null);
+  #changes = $state.raw<ChangesPreviewReply | null>(null);
   #job = $state.raw<Job | null>(null);
   #busy = $state(false);
   #errors = $state.raw<Partial<Record<StepId | 'app', ApiFailure>>>({});
@@ -121,6 +137,9 @@ export class Wizard {
   }
   get recovery(): RecoveryInfo | null {
     return this.#recovery;
+  }
+  get changesPreview(): ChangesPreviewReply | null {
+    return this.#changes;
   }
   get job(): Job | null {
     return this.#job;
@@ -279,12 +298,31 @@ export class Wizard {
     });
   }
 
+  /** A key in a hardware token joins the keys; the PIN goes to the local server for C_Login only. */
+  async addTokenKey(body: { module?: string; token: string; key: string; pin: string }): Promise<TokenKeyReply | undefined> {
+    return this.#run('keys', async () => {
+      const r = await call<TokenKeyReply>(addTokenKey, body);
+      this.#archive = { archive: r.archive, ...(r.rootKeys ? { rootKeys: r.rootKeys } : {}) };
+      this.#resetFrom('archive');
+      this.#root = await call<RootSummary>(getRoot);
+      return r;
+    });
+  }
+
   async makePlan(body: PlanBody): Promise<void> {
     await this.#run('plan', async () => {
       const job = await this.#runJob(() => call<{ jobId: string }>(startPlan, body));
       this.#resetFrom('plan');
       this.#plan = job.result?.plan ?? null;
       this.#step = 'diff';
+    });
+  }
+
+  /** Several key changes, previewed by the server with throwaway keys (nothing is written). */
+  async previewChanges(changes: AskedChange[], keyType: 'ed25519' | 'rsa' | 'ecdsa'): Promise<void> {
+    await this.#run('plan', async () => {
+      this.#changes = null;
+      this.#changes = await call<ChangesPreviewReply>(previewChanges, { changes, keyType });
     });
   }
 

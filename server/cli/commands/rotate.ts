@@ -11,6 +11,9 @@ import { toDocument } from '../../tuf/metadata.js';
 import type { KeyAlgorithm } from '../../tuf/model.js';
 import { exists } from '../../util/fs-atomic.js';
 import { choice, intOption, one, parseArgs, usage } from '../args.js';
+import type { ParsedArgs } from '../args.js';
+import { closeTokens, PKCS11_FLAGS, PKCS11_OPTIONS, tokenOptions } from '../pkcs11-options.js';
+import { isPkcs11Uri } from '../../signers/pkcs11-uri.js';
 import { formatDiff, formatReport } from '../format.js';
 import type { CliIo } from '../io.js';
 import { noPositionals, now, resolvePath } from '../io.js';
@@ -18,16 +21,27 @@ import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, {
-    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'allow-expired'],
-    flags: ['dry-run', 'json', 'overwrite', 'first-time'],
+    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'allow-expired', ...PKCS11_OPTIONS],
+    flags: ['dry-run', 'json', 'overwrite', 'first-time', ...PKCS11_FLAGS],
   });
   noPositionals(args);
+  try {
+    return await rotate(args, io);
+  } finally {
+    await closeTokens();
+  }
+}
+
+async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
   const dryRun = args.flags.has('dry-run');
-  const keyType = choice<KeyAlgorithm>(args, 'key-type', ['ed25519', 'rsa', 'ecdsa'], 'ed25519');
+  const token = tokenOptions(args, io);
+  if (one(args, 'key-type') !== undefined && one(args, 'new-key-type') !== undefined) throw usage('Give --key-type or --new-key-type, not both.');
+  const keyType = choice<KeyAlgorithm>(args, one(args, 'new-key-type') !== undefined ? 'new-key-type' : 'key-type', ['ed25519', 'rsa', 'ecdsa'], 'ed25519');
   const expiresDays = intOption(args, 'expires', 1, 3650);
   const changelog = one(args, 'changelog');
   const allowExpired = one(args, 'allow-expired');
-  const keysIn = (args.options.get('keys') ?? []).map((k) => resolvePath(io, k));
+  const keysIn = (args.options.get('keys') ?? []).map((k) => (isPkcs11Uri(k) ? k : resolvePath(io, k)));
+  if (token.newKey !== undefined && !token.existing && dryRun) throw usage('--dry-run cannot be combined with --new-key pkcs11:…: the key would be generated in the token.');
   const firstTime = args.flags.has('first-time');
   if (firstTime && one(args, 'factory') === undefined) throw usage('--first-time applies to --factory only.');
   if (keysIn.length === 0 && !firstTime) throw usage('--keys is required: the key archive (.tgz) or PEM private key files.');
@@ -39,7 +53,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     throw new AppError('FILE_EXISTS', `${outPath} already exists.`, "Choose a new path: a first-time rotation never writes over a file that may hold another Factory's keys.");
   }
   const backend = await backendFor(args, io, 'rotate');
-  const ring: KeyRing = firstTime ? { source: 'the Factory (first-time)', archive: undefined, keys: [] } : await loadKeyRing(keysIn);
+  const ring: KeyRing = firstTime ? { source: 'the Factory (first-time)', archive: undefined, keys: [] } : await loadKeyRing(keysIn, token.pkcs11);
   const t = now(io);
   const progress = (step: string): void => io.onStep?.(step);
   const prep = await prepareRotation(backend, ring, {
@@ -49,6 +63,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     ...(expiresDays !== undefined ? { expiresDays } : {}),
     ...(allowExpired !== undefined ? { allowExpired: { reason: allowExpired } } : {}),
     ...(firstTime ? { firstTimeOut: outPath } : {}),
+    ...(token.newKey !== undefined ? { newTokenKey: { uri: token.newKey, pkcs11: token.pkcs11, noBackupAck: token.ackNoBackup, existing: token.existing } } : {}),
   }, progress);
   const signed = await signAndVerify(prep, progress);
   const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()] });
@@ -89,6 +104,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         oldVersion: prep.current.version,
         newVersion: signed.root.version,
         newKeyId: prep.plan.newKeyId,
+        ...(prep.newToken ? { newKeyToken: { uri: prep.newToken.signer.uri, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } } : {}),
         oldRoot: toDocument(prep.current.signedJson, prep.current.signatures.map((x) => x.json)),
         signedRoot: signed.document,
         ...(signed.prod ? { prodRoot: signed.prod } : {}),
@@ -104,6 +120,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     throw e;
   }
   if (!args.flags.has('json')) io.stdout(`New key archive saved: ${saved.path} (sha256 ${saved.sha256}).\n`);
+  if (!args.flags.has('json') && prep.newToken) {
+    io.stdout(`The new root key is in token "${prep.newToken.signer.token.label}": ${prep.newToken.signer.uri} (the archive holds its public key and this URI, no private key).\n`);
+    if (prep.newToken.noBackupAck !== undefined) io.stdout(`No backup of this key: acknowledged ("${prep.newToken.noBackupAck}").\n`);
+  }
   const published = await publishRotation(backend, prep.current, signed, t, progress);
   progress('published');
   await writeJournal(
@@ -117,6 +137,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         ...summary,
         root: { path: published.location, version: published.readBack.version, rootKeyIds: summary.rootKeyIds },
         archive: { path: saved.path, sha256: saved.sha256 },
+        ...(prep.newToken ? { newKeyToken: { uri: prep.newToken.signer.uri, label: prep.newToken.signer.token.label, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } } : {}),
         verify: signed.report,
       }) + '\n',
     );

@@ -27,7 +27,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       status = recoveryOf(withStep(journal, 'published', new Date(), { published: { location: resolvePath(io, repo), version: current.version } }));
     }
   }
-  if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: true, ...status }) + '\n');
-  else io.stdout(`${status.state}: ${status.message}\n`);
+  // A new root key in a hardware token: where it lives (its URI; no secret), and the no-backup acknowledgement.
+  const token = journal?.newKeyToken;
+  if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: true, ...status, ...(token ? { newKeyToken: token } : {}) }) + '\n');
+  else {
+    io.stdout(`${status.state}: ${status.message}\n`);
+    if (token) io.stdout(`The new root key is in a hardware token: ${token.uri}${token.noBackupAck !== undefined ? ` (no backup, acknowledged: "${token.noBackupAck}")` : ''}.\n`);
+  }
   return 0;
 }

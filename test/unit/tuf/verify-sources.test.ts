@@ -118,6 +118,30 @@ describe('every rule names its source', () => {
   });
 });
 
+describe('the matrix agrees with cases.json: what libaktualizr and the server do with each case', () => {
+  interface Case {
+    name: string;
+    trusted: string;
+    chain: string[];
+    device: string;
+    server: string;
+  }
+  const cases = JSON.parse(readFileSync(new URL('foundries/cases.json', FIXTURES), 'utf8')) as Case[];
+  // type-targets is refused when parsed (ROOT_DIALECT_UNKNOWN), before any rule runs.
+  for (const c of cases.filter((x) => x.name !== 'type-targets')) {
+    it(`${c.name}: device ${c.device}, server ${c.server}`, () => {
+      const r = verifyChain(fixtureRoot(`foundries/${c.trusted}`), c.chain.map((f) => fixtureRoot(`foundries/${f}`)), { now: NOW });
+      const [device, api, spec, strict] = verdicts(r);
+      assert.equal(device, c.device === 'accept' ? 'accepts' : 'refuses', 'libaktualizr');
+      // Upstream ota-tuf does not check expiry on upload; the Foundries API refuses a root whose
+      // expires is not later than now ("too low expires", foundries-operations.md §6.3, 22).
+      const server = c.name === 'expired' ? 'refuses' : c.server.startsWith('accept') ? 'accepts' : 'refuses';
+      assert.equal(api, server, 'Foundries API');
+      assert.deepEqual([spec, strict], ['not-applicable', 'not-applicable']);
+    });
+  }
+});
+
 describe('the device’s expires format (Foundries)', () => {
   for (const expires of ['2030-01-01T00:00:00.5Z', '2030-01-01T01:00:00+01:00', '2030-01-01T00:00:00.000Z']) {
     it(`refuses ${expires}: libaktualizr reads only YYYY-MM-DDTHH:MM:SSZ`, () => {
