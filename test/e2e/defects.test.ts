@@ -62,7 +62,7 @@ async function assertNoOverflow(page: Page, where: string): Promise<void> {
   const { scroll, client, wide } = await page.evaluate<{ scroll: number; client: number; wide: string[] }>(`(() => {
     const client = document.documentElement.clientWidth;
     const wide = [...document.querySelectorAll('main *')]
-      .filter((el) => el.getBoundingClientRect().right > client + 1 && getComputedStyle(el).position !== 'fixed')
+      .filter((el) => el.checkVisibility() && el.getBoundingClientRect().right > client + 1 && getComputedStyle(el).position !== 'fixed')
       .slice(0, 3)
       .map((el) => el.tagName.toLowerCase() + '.' + el.className);
     return { scroll: document.documentElement.scrollWidth, client, wide };
