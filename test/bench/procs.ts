@@ -76,14 +76,14 @@ export interface Served {
   stop: () => Promise<void>;
 }
 
-/** Spawns `node dist/server/main.js serve --repo REPO --port 0` and waits for its URL line. */
+/** Spawns `node dist/server/main.js serve --repo REPO --work CWD --port 0` and waits for its URL line. */
 export function serve(repo: string, cwd: string): Promise<Served> {
-  return serveWith(process.execPath, [MAIN, 'serve', '--repo', repo, '--port', '0'], cwd);
+  return serveWith(process.execPath, [MAIN, 'serve', '--repo', repo, '--work', cwd, '--port', '0'], cwd);
 }
 
-/** Spawns `npm start -- --repo REPO --port 0` (in the package folder) and waits for its URL line. */
-export function npmStart(repo: string): Promise<Served> {
-  return serveWith('npm', ['start', '--silent', '--', '--repo', repo, '--port', '0'], ROOT_DIR);
+/** Spawns `npm start -- --repo REPO --work WORK --port 0` (in the package folder) and waits for its URL line. */
+export function npmStart(repo: string, work: string): Promise<Served> {
+  return serveWith('npm', ['start', '--silent', '--', '--repo', repo, '--work', work, '--port', '0'], ROOT_DIR);
 }
 
 /** Time of an empty Node process, `node -e ''` (the floor every command stands on); ms. */

@@ -211,16 +211,18 @@ async function serverRows(): Promise<void> {
   if (want('npm-start-built-vs-serve')) {
     log('npm-start-built-vs-serve (7 runs after one untimed npm start)');
     const made = await createSpecPractice(path.join(tmp, 'npm-start'));
+    const work = path.join(tmp, 'npm-start-work');
+    await fs.mkdir(work);
     // The build above wrote its stamp; one untimed start proves nothing is rebuilt (and warms caches).
-    const first = await npmStart(made.repo);
+    const first = await npmStart(made.repo, work);
     await first.stop();
     const ours: number[] = [];
     const direct: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const a = i % 2 === 0 ? await npmStart(made.repo) : await serve(made.repo, ROOT_DIR);
+      const a = i % 2 === 0 ? await npmStart(made.repo, work) : await serve(made.repo, work);
       (i % 2 === 0 ? ours : direct).push(a.startMs);
       await a.stop();
-      const b = i % 2 === 0 ? await serve(made.repo, ROOT_DIR) : await npmStart(made.repo);
+      const b = i % 2 === 0 ? await serve(made.repo, work) : await npmStart(made.repo, work);
       (i % 2 === 0 ? direct : ours).push(b.startMs);
       await b.stop();
     }
