@@ -558,11 +558,93 @@ function bisect(a: Int32Array, aLo: number, aHi: number, b: Int32Array, bLo: num
   return undefined;
 }
 
-/** A minimal line diff of `oldLines` → `newLines`, in order, with 1-based line numbers. */
+/**
+ * Patience anchoring: lines that occur exactly once on each side of a range are matched in their
+ * longest common order and kept; the gaps between them are diffed with Myers. A pure minimal edit
+ * script may pair the structural lines (`"keyval": {`, `}`) of a removed key with those of an
+ * unchanged one and show the unchanged key as removed and added again; a key id is unique, so
+ * anchoring on it keeps every unchanged key whole.
+ */
+function patienceRange(a: Int32Array, aLo: number, aHi: number, b: Int32Array, bLo: number, bHi: number, emit: Emit): void {
+  while (aLo < aHi && bLo < bHi && a[aLo] === b[bLo]) emit(' ', aLo++, bLo++);
+  let suffix = 0;
+  while (aLo < aHi - suffix && bLo < bHi - suffix && a[aHi - suffix - 1] === b[bHi - suffix - 1]) suffix++;
+  const aEnd = aHi - suffix;
+  const bEnd = bHi - suffix;
+
+  // Lines unique on both sides: value -> [count in a, count in b, index in a, index in b].
+  const seen = new Map<number, [number, number, number, number]>();
+  for (let i = aLo; i < aEnd; i++) {
+    const v = a[i] ?? -1;
+    const e = seen.get(v);
+    if (e === undefined) seen.set(v, [1, 0, i, -1]);
+    else e[0]++;
+  }
+  for (let j = bLo; j < bEnd; j++) {
+    const e = seen.get(b[j] ?? -1);
+    if (e !== undefined) {
+      e[1]++;
+      e[3] = j;
+    }
+  }
+  const unique: [number, number][] = [];
+  for (const [ca, cb, i, j] of seen.values()) if (ca === 1 && cb === 1) unique.push([i, j]);
+  unique.sort((x, y) => x[0] - y[0]);
+
+  // Longest increasing run of b-indices (patience sorting), as the anchors.
+  const tails: number[] = [];
+  const prev = new Int32Array(unique.length).fill(-1);
+  unique.forEach(([, j], n) => {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((unique[tails[mid] ?? 0]?.[1] ?? 0) < j) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[n] = tails[lo - 1] ?? -1;
+    tails[lo] = n;
+  });
+  const anchors: [number, number][] = [];
+  for (let n = tails.length > 0 ? (tails[tails.length - 1] ?? -1) : -1; n !== -1; n = prev[n] ?? -1) {
+    const u = unique[n];
+    if (u !== undefined) anchors.push(u);
+  }
+  anchors.reverse();
+
+  if (anchors.length === 0) {
+    diffRange(a, aLo, aEnd, b, bLo, bEnd, emit);
+  } else {
+    let i = aLo;
+    let j = bLo;
+    for (const [ai, bi] of anchors) {
+      patienceRange(a, i, ai, b, j, bi, emit);
+      emit(' ', ai, bi);
+      i = ai + 1;
+      j = bi + 1;
+    }
+    patienceRange(a, i, aEnd, b, j, bEnd, emit);
+  }
+  for (let s = 0; s < suffix; s++) emit(' ', aEnd + s, bEnd + s);
+}
+
+/** A minimal line diff (Myers) of `oldLines` → `newLines`, in order, with 1-based line numbers. */
+export function minimalDiffLines(oldLines: readonly string[], newLines: readonly string[]): DiffLine[] {
+  return toLines(oldLines, newLines, diffRange);
+}
+
+/**
+ * The line diff the page and the CLI show: lines unique on both sides anchor it (patience), the
+ * rest is a minimal Myers diff, so an unchanged key stays unchanged next to a replaced one.
+ */
 export function diffLines(oldLines: readonly string[], newLines: readonly string[]): DiffLine[] {
+  return toLines(oldLines, newLines, patienceRange);
+}
+
+function toLines(oldLines: readonly string[], newLines: readonly string[], algo: typeof diffRange): DiffLine[] {
   const [a, b] = intern(oldLines, newLines);
   const out: DiffLine[] = [];
-  diffRange(a, 0, a.length, b, 0, b.length, (op, ai, bi) => {
+  algo(a, 0, a.length, b, 0, b.length, (op, ai, bi) => {
     if (op === ' ') out.push({ op, text: oldLines[ai] ?? '', oldNo: ai + 1, newNo: bi + 1 });
     else if (op === '-') out.push({ op, text: oldLines[ai] ?? '', oldNo: ai + 1 });
     else out.push({ op, text: newLines[bi] ?? '', newNo: bi + 1 });

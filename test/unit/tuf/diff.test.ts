@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { SHARED_FIXTURES } from '../../helpers/assert-app-error.js';
-import { diffLines, diffRoots, prettySigned, type DiffLine, type WarningCode } from '../../../server/tuf/diff.js';
+import { diffLines, diffRoots, minimalDiffLines, prettySigned, type DiffLine, type WarningCode } from '../../../server/tuf/diff.js';
 import { cloneJson, type JsonObject } from '../../../server/tuf/json.js';
 import { parseRoot } from '../../../server/tuf/metadata.js';
 import type { Root } from '../../../server/tuf/model.js';
@@ -253,6 +253,29 @@ function lcsLength(a: string[], b: string[]): number {
 }
 
 describe('diffLines', () => {
+  it('keeps every unchanged key whole when only the root key changes (v1 → v2)', () => {
+    const d = diffRoots(v1, v2, { now: NOW });
+    const newText = prettySigned(v2.signedJson);
+    for (const [id, role] of [
+      ['656d8d6f2c9142e06bf7825437be6a092b4e7882c30a72a53bc55c9c79a981b7', 'timestamp'],
+      [TARGETS_ONLINE, 'targets'],
+    ] as const) {
+      assert.ok(v1.roles[role]?.keyids.includes(id));
+      const start = newText.indexOf(`    "${id}": {`);
+      assert.ok(start > 0);
+      for (let n = start; n < start + 6; n++) {
+        const line = d.lines.find((l) => l.newNo === n + 1);
+        assert.equal(line?.op, ' ', `line ${n + 1} of the ${role} key: ${newText[n] ?? ''}`);
+      }
+    }
+    // The old root key's block is removed as one piece, the new one added (in keys and in x-key-owners).
+    const changed = d.lines.filter((l) => l.op !== ' ' && /^ {4}"[0-9a-f]{64}": \{$/.test(l.text));
+    assert.deepEqual(
+      changed.map((l) => `${l.op}${l.text.trim().slice(1, 9)}`),
+      ['-52f2adff', '+685c4168', '+685c4168'],
+    );
+  });
+
   it('handles empty sides', () => {
     assert.deepEqual(diffLines([], []), []);
     assert.deepEqual(diffLines([], ['a']), [{ op: '+', text: 'a', newNo: 1 }]);
@@ -266,7 +289,10 @@ describe('diffLines', () => {
       const gen = (): string[] => Array.from({ length: Math.floor(rand() * 25) }, () => String.fromCharCode(97 + Math.floor(rand() * alphabet)));
       const a = gen();
       const b = gen();
-      const lines = diffLines(a, b);
+      const shown = sides(diffLines(a, b));
+      assert.deepEqual(shown.a, a);
+      assert.deepEqual(shown.b, b);
+      const lines = minimalDiffLines(a, b);
       const s = sides(lines);
       assert.deepEqual(s.a, a);
       assert.deepEqual(s.b, b);
