@@ -43,6 +43,8 @@ export interface AppOptions {
   target: Backend | undefined;
   /** Where new archives (and an offline target's new root) are saved by default. */
   workDir: string;
+  /** `serve --offline`: the page preselects the offline target (upload a root.json). */
+  startKind?: 'offline';
   /** The built web UI (dist/web); served at / when the folder exists. */
   staticDir?: string;
   logger?: boolean | object;
@@ -132,7 +134,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     o.target,
   );
   await session.open().catch((err: unknown) => app.log.warn({ err }, 'the work folder\'s ceremony could not be opened'));
-  const ctx: RouteContext = { session, jobs, version: VERSION };
+  const ctx: RouteContext = { session, jobs, version: VERSION, ...(o.startKind ? { startKind: o.startKind } : {}) };
 
   void app.register(async (api) => {
     healthRoutes(api, ctx);

@@ -19,6 +19,8 @@ export interface ServeOptions {
   port?: number;
   target: Backend | undefined;
   workDir: string;
+  /** `serve --offline`: the page preselects the offline target. */
+  startKind?: 'offline';
   staticDir?: string;
   token?: string;
   logger?: AppOptions['logger'];
@@ -74,6 +76,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     port: () => port,
     target: o.target,
     workDir: o.workDir,
+    ...(o.startKind ? { startKind: o.startKind } : {}),
     staticDir: o.staticDir ?? defaultStaticDir(),
     ...(o.logger !== undefined ? { logger: o.logger } : {}),
     ...(o.practiceTarget ? { practiceTarget: o.practiceTarget } : {}),

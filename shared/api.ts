@@ -496,6 +496,8 @@ export const sessionSchema = {
     published: bool,
     /** The work folder's current ceremony, reconciled with its target on this read. */
     recovery: recoverySchema,
+    /** The target kind the Target step preselects (`serve --offline`: "offline"). */
+    startKind: targetKind,
   },
 } as const;
 

@@ -9,6 +9,8 @@ export interface RouteContext {
   session: Session;
   jobs: Jobs;
   version: string;
+  /** The target kind the page preselects (`serve --offline`). */
+  startKind?: 'offline';
 }
 
 /** JSON bodies are small (product.md invariant 6); the archive upload sets its own limit. */

@@ -31,8 +31,8 @@ interface Served {
   token: string;
 }
 
-async function serve(dir: string): Promise<Served> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--practice', path.join(dir, 'practice'), '--work', path.join(dir, 'work'), '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+async function serve(dir: string, target: string[] = ['--practice', path.join(dir, 'practice')]): Promise<Served> {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...target, '--work', path.join(dir, 'work'), '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -187,3 +187,32 @@ for (const width of [1280, 800]) {
     });
   });
 }
+
+describe('serve --offline (chromium)', { skip, timeout: 120_000 }, () => {
+  let tmp: string;
+  let s: Served;
+  let browser: Browser;
+
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-defects-offline-'));
+    s = await serve(tmp, ['--offline']);
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  });
+  after(async () => {
+    await browser?.close();
+    if (s?.child.exitCode === null) {
+      s.child.kill('SIGTERM');
+      await new Promise((r) => s.child.once('exit', r));
+    }
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('preselects the offline target (upload a root.json), not the practice factory', async () => {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await page.goto(s.url);
+    await page.locator('#target-h').waitFor();
+    assert.equal(await page.locator('input[name="kind"]:checked').getAttribute('value'), 'offline');
+    await page.locator('#root-file').waitFor();
+  });
+});

@@ -99,6 +99,7 @@ export class Wizard {
   #record = $state.raw<CeremonyRecord | null>(null);
   #recovery = $state.raw<RecoveryInfo | null>(null);
   #work = $state<string | null>(null);
+  #startKind = $state<'practice' | 'repo' | 'offline' | 'factory' | null>(null);
   /** Asks before an action that cannot be undone (window.confirm; the browser test answers it). */
   confirm: (question: string) => boolean = (q) => window.confirm(q);
   #changes = $state.raw<ChangesPreviewReply | null>(null);
@@ -145,6 +146,11 @@ export class Wizard {
     return this.#recovery;
   }
   /** The server's work folder (ceremonies and new key archives). */
+  /** The target kind the Target step preselects (`serve --offline`: "offline"). */
+  get startKind(): 'practice' | 'repo' | 'offline' | 'factory' | null {
+    return this.#startKind;
+  }
+
   get work(): string | null {
     return this.#work;
   }
@@ -246,6 +252,7 @@ export class Wizard {
       this.#save = s.save ?? null;
       this.#publish = s.publish ?? null;
       this.#work = s.work;
+      this.#startKind = s.startKind ?? null;
       // The work folder's ceremony, as the server reconciled it with the target on this read.
       this.#recovery = s.recovery && s.recovery.state !== 'none' ? s.recovery : null;
       // A job still running (a reload during a step): follow it, then read the session again.

@@ -66,6 +66,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       port,
       target,
       workDir,
+      ...(offline ? { startKind: 'offline' as const } : {}),
       practiceTarget,
       practiceFactoryTarget: practiceTarget,
       env: io.env,
