@@ -9,8 +9,10 @@ import type { Backend, PublishResult, RotationBase, TargetKind } from './backend
 import { describeState } from './foundries-client.js';
 import type { FactoryState, FoundriesClient } from './foundries-client.js';
 
-/** fioctl's default changelog for a root key rotation. */
-export const DEFAULT_CHANGELOG = 'Rotate TUF root offline signing key';
+import { DEFAULT_CHANGELOG } from '../../shared/defaults.js';
+
+/** fioctl's default changelog for a root key rotation (one constant for the page and the CLI). */
+export { DEFAULT_CHANGELOG };
 
 /**
  * A FoundriesFactory (real, or our practice factory on loopback) through the TUF root updates

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { DEFAULT_CHANGELOG } from '../../shared/defaults.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -147,6 +148,8 @@ for (const width of [1280, 800]) {
       await page.setInputFiles('#archive-file', archive);
       await page.getByRole('button', { name: 'Next: review the current root' }).click();
       await page.getByRole('button', { name: 'Next: plan the rotation' }).click();
+      // The page's default changelog is the CLI's (one constant).
+      assert.equal(await page.locator('#changelog').inputValue(), DEFAULT_CHANGELOG);
       await page.getByRole('button', { name: 'Generate the new key and plan' }).click();
       await page.locator('#diff-h').waitFor();
       await assertFocus(page, 'diff-h', 'the plan');
