@@ -67,6 +67,8 @@ export interface SavedArchive {
   sha256: string;
   bytes: number;
   newKeyBase: string;
+  /** Where the file that was at `path` was moved (an overwrite keeps a backup). */
+  backupPath?: string;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -250,7 +252,7 @@ export async function saveArchive(
     base,
     ...(token ? { token: { uri: token.signer.uri, signer: token.signer } } : {}),
   });
-  return { path: written.path, sha256: written.sha256, bytes: written.bytes, newKeyBase: base };
+  return { path: written.path, sha256: written.sha256, bytes: written.bytes, newKeyBase: base, ...(written.backupPath === undefined ? {} : { backupPath: written.backupPath }) };
 }
 
 /** Step 9: publish, read back from the target, and verify what the target now serves. */

@@ -409,7 +409,7 @@ export class Session {
       else await recordSaved(ceremony, saved, this.o.now());
       this.#saved ??= saved;
       this.#times.saved = this.o.now().toISOString();
-      return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes } };
+      return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes, ...(saved.backupPath === undefined ? {} : { backupPath: saved.backupPath }) } };
     });
   }
 

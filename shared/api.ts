@@ -406,7 +406,13 @@ export const saveResultSchema = {
   type: 'object',
   required: ['path', 'sha256', 'bytes'],
   additionalProperties: false,
-  properties: { path: str, sha256: str, bytes: int },
+  properties: {
+    path: str,
+    sha256: str,
+    bytes: int,
+    /** After an overwrite: where the file that was at `path` is kept. */
+    backupPath: str,
+  },
 } as const;
 
 export const publishResultSchema = {

@@ -170,6 +170,15 @@ for (const width of [1280, 800]) {
       // Saved: saving the same archive again is not offered.
       assert.equal(await page.locator('form button[type="submit"]').isDisabled(), true, 'Save is disabled after success');
       await assertNoOverflow(page, 'Save keys');
+      // Another copy over an existing file: the page names the backup the overwrite kept.
+      const existing = path.join(tmp, 'existing.tgz');
+      await fs.writeFile(existing, 'an older file');
+      await page.locator('#save-path').fill(existing);
+      await page.getByLabel('Replace an existing file').check();
+      await page.getByRole('button', { name: 'Save the key archive' }).click();
+      const backup = await page.locator('.saved .backup code').innerText();
+      assert.match(backup, /existing\.tgz\.bak-/);
+      assert.equal(await fs.readFile(backup, 'utf8'), 'an older file');
 
       await page.getByRole('button', { name: 'Next: publish' }).click();
       await page.getByRole('button', { name: 'Publish', exact: true }).click();
