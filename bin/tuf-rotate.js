@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// Runs the built CLI (npm run build writes dist/).
-await import('../dist/server/main.js');
+// Runs the built CLI (npm run build writes dist/server/main.js, one CommonJS bundle).
+import { createRequire } from 'node:module';
+
+createRequire(import.meta.url)('../dist/server/main.js');

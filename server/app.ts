@@ -15,6 +15,7 @@ import type { Backend } from './backends/backend.js';
 import { AppError, installErrorHandler, toApiError } from './errors.js';
 import { Jobs } from './jobs.js';
 import { archiveRoutes } from './routes/archive.js';
+import { lazySchemaController } from './lazy-schemas.js';
 import { changesRoutes } from './routes/changes.js';
 import { tokenKeyRoutes } from './routes/token-key.js';
 import { JSON_BODY_LIMIT, type RouteContext } from './routes/context.js';
@@ -100,6 +101,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     trustProxy: false,
     // Strict bodies: unknown fields and wrong types are refused, never removed or coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
+    // Each route's validator and serializer is compiled on its first use, not at start.
+    schemaController: lazySchemaController(),
   });
   // Only JSON and the archive's gzip are bodies here; text/plain is what a foreign form can post.
   app.removeContentTypeParser('text/plain');

@@ -279,6 +279,6 @@ export async function publishRotation(
 export function failedRules(report: VerifyReport): string {
   return report.results
     .filter((r) => r.status === 'fail')
-    .map((r) => `${r.rule}: ${r.message}`)
+    .map((r) => `${r.rule}: ${r.message.replace(/\.$/, '')}`) // the caller ends the sentence
     .join('; ');
 }

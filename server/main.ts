@@ -4,7 +4,8 @@ import type { ReadStream } from 'node:tty';
 import { secretPrompt } from './cli/prompt.js';
 import { runCli } from './cli/run.js';
 
-const code = await runCli(process.argv.slice(2), {
+// No top-level await: the build bundles this file as CommonJS (scripts/build.mjs).
+void runCli(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   env: process.env,
@@ -26,5 +27,6 @@ const code = await runCli(process.argv.slice(2), {
   onStep: (step) => {
     if (process.env['TUF_ROTATE_KILL_AT'] === step) process.kill(process.pid, 'SIGKILL');
   },
+}).then((code) => {
+  if (code !== -1) process.exitCode = code;
 });
-if (code !== -1) process.exitCode = code;

@@ -4,7 +4,7 @@
  * or a Referer header).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -51,10 +51,19 @@ export function newToken(): string {
 export function defaultStaticDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'dist', 'web');
+    if (isPackageRoot(dir)) return path.join(dir, 'dist', 'web');
     dir = path.dirname(dir);
   }
   return path.resolve('dist', 'web');
+}
+
+/** The folder of tuf-rotate's package.json (dist/server/package.json, the bundle's, has no name). */
+function isPackageRoot(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'tuf-rotate';
+  } catch {
+    return false;
+  }
 }
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {

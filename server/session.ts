@@ -214,7 +214,8 @@ export class Session {
     const newIds = Object.keys(signed.root.keys);
     const out: CeremonyRecord = {
       tool: 'tuf-rotate',
-      createdAt: this.o.now().toISOString(),
+      // When the ceremony's last step happened: the same on every fetch of the record.
+      createdAt: this.#times.published ?? this.#times.saved ?? this.#times.signed ?? this.#times.planned ?? this.o.now().toISOString(),
       target: this.#targetInfo(this.#target),
       dialect: signed.root.dialect,
       old: view(prep.current),

@@ -33,7 +33,8 @@ export class FoundriesBackend implements Backend {
     this.#onStep = opts.onStep;
     this.kind = opts.practice ? 'practice' : 'factory';
     this.firstTime = opts.firstTime ?? false;
-    this.description = `${opts.practice ? 'practice factory' : 'FoundriesFactory'} ${client.factory}`;
+    // "practice factory practice" said the name twice: the default practice factory is just that.
+    this.description = opts.practice && client.factory === 'practice' ? 'practice factory' : `${opts.practice ? 'practice factory' : 'FoundriesFactory'} ${client.factory}`;
   }
 
   readonly firstTime: boolean;

@@ -46,11 +46,13 @@ export function formatDiff(d: RootDiff): string {
   for (const r of d.roles) {
     const changed = r.keyidsAdded.length > 0 || r.keyidsRemoved.length > 0 || r.threshold.from !== r.threshold.to;
     if (!changed) continue;
-    out.push(`role ${r.name}: threshold ${r.threshold.from ?? '-'} -> ${r.threshold.to ?? '-'}`);
+    const same = r.threshold.from === r.threshold.to;
+    out.push(`role ${r.name}: threshold ${same ? `${r.threshold.to ?? '-'} (unchanged)` : `${r.threshold.from ?? '-'} -> ${r.threshold.to ?? '-'}`}`);
     for (const id of r.keyidsAdded) out.push(`  + ${id}`);
     for (const id of r.keyidsRemoved) out.push(`  - ${id}`);
   }
-  if (d.changelog) out.push(`changelog: ${JSON.stringify(d.changelog.from ?? null)} -> ${JSON.stringify(d.changelog.to ?? null)}`);
+  if (d.changelog && d.changelog.from?.message === d.changelog.to?.message) out.push(`changelog: ${JSON.stringify(d.changelog.to?.message ?? null)} (unchanged)`);
+  else if (d.changelog) out.push(`changelog: ${JSON.stringify(d.changelog.from ?? null)} -> ${JSON.stringify(d.changelog.to ?? null)}`);
   for (const f of d.otherFields) out.push(`~ ${f.path}: ${JSON.stringify(f.from ?? null)} -> ${JSON.stringify(f.to ?? null)}`);
   for (const w of d.warnings) out.push(`! ${w.severity}: ${w.message}`);
   return out.join('\n');

@@ -76,8 +76,10 @@ export async function buildChain(dir: string, alg: KeyAlgorithm, length: number,
  * (verifyChain), as `tuf-rotate verify --trusted 1.root.json --repo DIR` does.
  */
 export async function verifyOurs(chain: Chain, upTo = chain.length): Promise<void> {
-  const roots: Root[] = [];
-  for (let v = 1; v <= upTo; v++) roots.push(parseRoot(await fs.readFile(path.join(chain.metadata, `${v}.root.json`))));
+  // The files are read concurrently (a local repository's versions are all there to read); each
+  // is parsed as it arrives. Reading them one after another left the process idle most of the time.
+  const files = Array.from({ length: upTo }, (_, i) => path.join(chain.metadata, `${i + 1}.root.json`));
+  const roots: Root[] = await Promise.all(files.map(async (f) => parseRoot(await fs.readFile(f))));
   const [trusted, ...rest] = roots;
   const report = verifyChain(trusted as Root, rest, { now: new Date() });
   if (!report.ok || report.finalVersion !== upTo) throw new Error(`our verifyChain failed at ${String(report.failedAt)}`);

@@ -76,15 +76,39 @@ export interface Served {
   stop: () => Promise<void>;
 }
 
-/** Spawns `node dist/server/main.js serve --repo REPO --port 0` and waits for its URL line. */
+/** Spawns `node dist/server/main.js serve --repo REPO --work CWD --port 0` and waits for its URL line. */
 export function serve(repo: string, cwd: string): Promise<Served> {
+  return serveWith(process.execPath, [MAIN, 'serve', '--repo', repo, '--work', cwd, '--port', '0'], cwd);
+}
+
+/** Spawns `npm start -- --repo REPO --work WORK --port 0` (in the package folder) and waits for its URL line. */
+export function npmStart(repo: string, work: string): Promise<Served> {
+  return serveWith('npm', ['start', '--silent', '--', '--repo', repo, '--work', work, '--port', '0'], ROOT_DIR);
+}
+
+/** Time of an empty Node process, `node -e ''` (the floor every command stands on); ms. */
+export function timeNodeFloor(): number {
+  return timedRun(process.execPath, ['-e', '']);
+}
+
+/**
+ * Spawns a command that prints `serving on URL` and waits for that line. The child is the leader
+ * of its own process group, so stop() ends it with whatever it started (npm start's node).
+ */
+export function serveWith(cmd: string, args: string[], cwd: string): Promise<Served> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [MAIN, 'serve', '--repo', repo, '--work', cwd, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   let err = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        child.kill('SIGTERM');
+      }
+    }
     await exited;
   };
   return new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { buildChain, serveFolder, verifyOurs, verifyTufJs, type Chain } from './chain.js';
-import { api, oldOpensslKey, practice, ROOT_DIR, rssMb, serve, timeOpenssl, timeOurRotate, type Served } from './procs.js';
+import { api, npmStart, oldOpensslKey, practice, ROOT_DIR, rssMb, serve, timeNodeFloor, timeOpenssl, timeOurRotate, type Served } from './procs.js';
 import { pkcs11SignRow } from './pkcs11.js';
 import { compareRow, formatTable, goalRow, median, percentile, round, timeMs, type Row } from './stats.js';
 
@@ -41,12 +41,15 @@ const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-bench-'));
 
 async function rotateVsOpenssl(keyType: 'ed25519' | 'rsa', runs: number): Promise<void> {
   const name = `rotate-${keyType === 'rsa' ? 'rsa4096' : 'ed25519'}-vs-openssl`;
-  if (!want(name)) return;
+  if (!want(name) && !(keyType === 'ed25519' && want('rotate-ed25519-vs-node-floor'))) return;
   log(`${name} (${runs} runs)`);
   const dir = path.join(tmp, name);
   const oldKey = await oldOpensslKey(dir, keyType);
   const ours: number[] = [];
   const base: number[] = [];
+  // The floor: an empty `node -e ''` plus the same openssl work, in the same run (Ed25519 row).
+  const withFloor = keyType === 'ed25519' && want('rotate-ed25519-vs-node-floor');
+  const floor: number[] = [];
   for (let i = 0; i < runs; i++) {
     const runDir = path.join(dir, `run${i}`);
     const p = practice(runDir, keyType);
@@ -55,11 +58,26 @@ async function rotateVsOpenssl(keyType: 'ed25519' | 'rsa', runs: number): Promis
     if (i % 2 === 0) {
       ours.push(timeOurRotate(p, runDir, keyType));
       base.push(timeOpenssl(dir, keyType, oldKey, data));
+      if (withFloor) floor.push(timeNodeFloor());
     } else {
+      if (withFloor) floor.push(timeNodeFloor());
       base.push(timeOpenssl(dir, keyType, oldKey, data));
       ours.push(timeOurRotate(p, runDir, keyType));
     }
   }
+  if (withFloor) {
+    rows.push(
+      compareRow(
+        'rotate-ed25519-vs-node-floor',
+        ours,
+        floor.map((n, i) => n + (base[i] ?? 0)),
+        'ms',
+        1.5,
+        `ours: the whole \`tuf-rotate rotate\` process; floor: an empty \`node -e ''\` (median ${round(median(floor))} ms) + the openssl work of the row below, each run's pair summed`,
+      ),
+    );
+  }
+  if (!want(name)) return;
   rows.push(
     compareRow(
       name,
@@ -102,7 +120,7 @@ async function chainVsTufJs(alg: 'ed25519' | 'rsa', chain: Chain, runs: number):
         base,
         'ms',
         0.5,
-        `ours: read + parseRoot + verifyChain in process; tuf-js: Updater.refresh() over loopback HTTP in process` +
+        `ours: read (concurrently) + parseRoot + verifyChain in process; tuf-js: Updater.refresh() over loopback HTTP in process` +
           (alg === 'rsa' ? '; 8-key RSA pool, every version still rotates the root key' : ''),
       ),
     );
@@ -174,6 +192,42 @@ async function serverRows(): Promise<void> {
         oursMax: round(Math.max(...ms)),
         note: 'spawn `node dist/server/main.js serve --repo DIR --port 0` to its URL line on stdout; no baseline: ratio = ours/goal',
       }),
+    );
+  }
+  if (want('server-start-vs-node-floor')) {
+    log('server-start-vs-node-floor (9 runs)');
+    const made = await createSpecPractice(path.join(tmp, 'start-floor'));
+    const ours: number[] = [];
+    const floor: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      if (i % 2 === 1) floor.push(timeNodeFloor());
+      const s = await serve(made.repo, tmp);
+      ours.push(s.startMs);
+      await s.stop();
+      if (i % 2 === 0) floor.push(timeNodeFloor());
+    }
+    rows.push(compareRow('server-start-vs-node-floor', ours, floor, 'ms', 2.5, "ours: `node dist/server/main.js serve --repo DIR --port 0` to its URL line; floor: an empty `node -e ''`, interleaved"));
+  }
+  if (want('npm-start-built-vs-serve')) {
+    log('npm-start-built-vs-serve (7 runs after one untimed npm start)');
+    const made = await createSpecPractice(path.join(tmp, 'npm-start'));
+    const work = path.join(tmp, 'npm-start-work');
+    await fs.mkdir(work);
+    // The build above wrote its stamp; one untimed start proves nothing is rebuilt (and warms caches).
+    const first = await npmStart(made.repo, work);
+    await first.stop();
+    const ours: number[] = [];
+    const direct: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const a = i % 2 === 0 ? await npmStart(made.repo, work) : await serve(made.repo, work);
+      (i % 2 === 0 ? ours : direct).push(a.startMs);
+      await a.stop();
+      const b = i % 2 === 0 ? await serve(made.repo, work) : await npmStart(made.repo, work);
+      (i % 2 === 0 ? direct : ours).push(b.startMs);
+      await b.stop();
+    }
+    rows.push(
+      compareRow('npm-start-built-vs-serve', ours, direct, 'ms', 1.5, 'ours: a second `npm start -- --repo DIR --port 0` (nothing changed: no build) to its URL line; baseline: `node dist/server/main.js serve --repo DIR --port 0` to its URL line, interleaved'),
     );
   }
   if (want('server-rss-mb')) {
@@ -299,7 +353,7 @@ async function firstRender(): Promise<Row> {
 
 try {
   const t0 = Date.now();
-  await rotateVsOpenssl('ed25519', 7);
+  await rotateVsOpenssl('ed25519', 9);
   await rotateVsOpenssl('rsa', 7);
   await chains();
   await serverRows();
@@ -311,8 +365,11 @@ try {
     else rows.push(row);
   }
   const order = [
+    'rotate-ed25519-vs-node-floor',
     'rotate-ed25519-vs-openssl',
     'rotate-rsa4096-vs-openssl',
+    'server-start-vs-node-floor',
+    'npm-start-built-vs-serve',
     'verify-chain-1000-ed25519-vs-tufjs',
     'verify-chain-1000-rsa4096-vs-tufjs',
     'verify-chain-10',

@@ -105,6 +105,8 @@ export class Wizard {
   #job = $state.raw<Job | null>(null);
   #busy = $state(false);
   #errors = $state.raw<Partial<Record<StepId | 'app', ApiFailure>>>({});
+  /** Bumped when an action ends on the same step, so the page moves focus back to its heading. */
+  #focusRequest = $state(0);
 
   get step(): StepId {
     return this.#step;
@@ -151,6 +153,9 @@ export class Wizard {
   }
   get job(): Job | null {
     return this.#job;
+  }
+  get focusRequest(): number {
+    return this.#focusRequest;
   }
   get busy(): boolean {
     return this.#busy;
@@ -214,6 +219,9 @@ export class Wizard {
       return undefined;
     } finally {
       this.#busy = false;
+      // The button or file input that started the action was disabled while it ran, so focus fell to
+      // <body>: put it back on the step's heading (App.svelte), after the result is on screen.
+      this.#focusRequest++;
     }
   }
 
@@ -309,8 +317,10 @@ export class Wizard {
 
   async uploadArchive(file: File): Promise<void> {
     await this.#run('keys', async () => {
-      this.#archive = await upload<ArchiveReply>(uploadArchive, file);
+      // A refused upload must not leave the previous archive's keys on screen.
+      this.#archive = null;
       this.#resetFrom('archive');
+      this.#archive = await upload<ArchiveReply>(uploadArchive, file);
       this.#root = await call<RootSummary>(getRoot);
     });
   }

@@ -33,6 +33,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const backend = await backendFor(args, io, 'publish');
   const current = await backend.currentRoot();
+  if (current.version === next.version && JSON.stringify(current.signedJson) === JSON.stringify(next.signedJson)) {
+    // Running publish again after it succeeded: nothing to do, and not a failure.
+    if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: true, alreadyPublished: true, location: backend.description, version: current.version }) + '\n');
+    else io.stdout(`Root version ${current.version} is already published to ${backend.description}; nothing to do.\n`);
+    return 0;
+  }
   const t = now(io);
   const report = verifyRootUpdate(current, next, { now: t, factory: backend.kind === 'factory' || backend.kind === 'practice' });
   if (!report.ok) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Backend } from '../../backends/backend.js';
 import { LocalRepoBackend } from '../../backends/local-repo.js';
 import { AppError } from '../../errors.js';
+import { exists } from '../../util/fs-atomic.js';
 import { embeddedPracticeFactory, startServer } from '../../serve.js';
 import type { RunningServer } from '../../serve.js';
 import { intOption, one, parseArgs, usage } from '../args.js';
@@ -51,7 +52,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     throw e;
   }
   try {
-    if (repo !== undefined) target = new LocalRepoBackend(path.resolve(io.cwd, repo));
+    if (repo !== undefined) {
+      const dir = path.resolve(io.cwd, repo);
+      // Refuse a missing or non-repository folder now, not after the page is open.
+      if (!(await exists(path.join(dir, 'metadata', 'root.json')))) {
+        throw new AppError('REPO_INVALID', `${dir} is not a TUF repository: ${path.join(dir, 'metadata', 'root.json')} is missing.`, 'Point --repo at the folder that holds metadata/root.json.');
+      }
+      target = new LocalRepoBackend(dir);
+    }
     else if (factory !== undefined) target = await factoryBackend(args, io);
     else if (!offline) {
       target = await practiceTarget();
