@@ -22,6 +22,7 @@ import { expiryRoutes } from './routes/expiry.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { recordRoutes } from './routes/record.js';
+import { requestRoutes } from './routes/requests.js';
 import { rootRoutes } from './routes/root.js';
 import { rotationRoutes } from './routes/rotation.js';
 import { ceremonyRoutes } from './routes/ceremony.js';
@@ -143,6 +144,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     ceremonyRoutes(api, ctx);
     jobRoutes(api, ctx);
     recordRoutes(api, ctx);
+    requestRoutes(api, now);
   });
 
   if (hasStatic && o.staticDir !== undefined) {

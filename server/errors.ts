@@ -84,6 +84,16 @@ export const STATUS = {
   BODY_TOO_LARGE: 413,
   SESSION_STATE: 409,
   JOB_NOT_FOUND: 404,
+  REQUEST_INVALID: 422,
+  REQUEST_TAMPERED: 422,
+  REQUEST_EXPIRED: 422,
+  REQUEST_MISMATCH: 409,
+  SIGNATURE_INVALID: 422,
+  SIGNATURE_SALT: 422,
+  SIGNATURE_KEY_NOT_REQUIRED: 422,
+  SIGNATURE_DUPLICATE: 409,
+  RECORD_INVALID: 422,
+  RECORD_TAMPERED: 422,
 } as const satisfies Record<ErrorCode, number>;
 
 export function isAppError(e: unknown, code?: ErrorCode): e is AppError {

@@ -10,6 +10,7 @@
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { ERROR_CODES } from './errors.js';
+import { importRequestSignature, openRequest, verifyCeremonyRecord } from './requests-api.js';
 
 export interface Route {
   readonly method: 'GET' | 'POST';
@@ -782,6 +783,9 @@ export const ROUTES = [
   getRecord,
   getJob,
   jobEvents,
+  openRequest,
+  importRequestSignature,
+  verifyCeremonyRecord,
 ] as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -74,6 +74,17 @@ export const ERROR_CODES = [
   'BODY_TOO_LARGE',
   'SESSION_STATE',
   'JOB_NOT_FOUND',
+  // signing requests, signatures and the ceremony record (server/requests/)
+  'REQUEST_INVALID',
+  'REQUEST_TAMPERED',
+  'REQUEST_EXPIRED',
+  'REQUEST_MISMATCH',
+  'SIGNATURE_INVALID',
+  'SIGNATURE_SALT',
+  'SIGNATURE_KEY_NOT_REQUIRED',
+  'SIGNATURE_DUPLICATE',
+  'RECORD_INVALID',
+  'RECORD_TAMPERED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -47,6 +47,14 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TARGET_UNREACHABLE',
   'TARGET_AUTH_FAILED',
   'SESSION_STATE',
+  'REQUEST_TAMPERED',
+  'REQUEST_EXPIRED',
+  'REQUEST_MISMATCH',
+  'SIGNATURE_INVALID',
+  'SIGNATURE_SALT',
+  'SIGNATURE_KEY_NOT_REQUIRED',
+  'SIGNATURE_DUPLICATE',
+  'RECORD_TAMPERED',
 ]);
 
 export function reportError(e: unknown, io: CliIo, json: boolean): number {

@@ -51,7 +51,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
       '  CHANGE := --rotate-key ROLE | --add-key ROLE [--owner NAME] [--key-file PUB.pem] | --remove-key KEYID\n' +
       '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
       '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +
-      '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.',
+      '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.\n' +
+      '  --request REQ.json [--who NAME] [--note TEXT] (--repo, root changes): then write a signing request for them instead.',
     load: () => import('./commands/change.js'),
   },
   keys: {
@@ -79,12 +80,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/diff.js'),
   },
   publish: {
-    summary: "finish a work folder's interrupted ceremony, publish a separately signed root, or apply a Factory's staged, signed TUF root updates",
+    summary: "finish a work folder's interrupted ceremony, publish a separately signed root or a signing request whose thresholds are met, or apply a Factory's staged, signed TUF root updates",
     usage:
       'tuf-rotate publish WORKDIR [--repo DIR | --factory NAME [--token-file F]] [--ceremony ID] [--yes] [--json]\n' +
       '  WORKDIR: publishes the saved root of the work folder\'s ceremony (keys saved, not published), or re-runs a Factory\'s apply\n' +
       'tuf-rotate publish --root NEW.json --repo DIR [--json]\n' +
+      'tuf-rotate publish REQ.json --repo DIR [--keys KEYS] [--record RECORD.json] [--who NAME] [--json]\n' +
       'tuf-rotate publish --factory NAME [--api-url URL] [--token-file F] [--txid TXID] [--yes] [--json]\n' +
+      '  REQ.json: exit 3 while a threshold is unmet; --keys with a new root key signs the ceremony record.\n' +
       '  --factory: applies the staged, fully signed updates, or re-runs apply after a partial apply\n' +
       '  (production behind CI) until both chains are published. Asks first on a terminal; --yes for scripts.\n' +
       '  Exit 3 when the staged roots still lack signatures. --txid: needed by anyone but the initiator.',
@@ -101,9 +104,28 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/cancel.js'),
   },
   status: {
-    summary: 'the ceremony of a work folder, reconciled with its target, and which key archive is valid',
-    usage: `tuf-rotate status [WORKDIR | --work DIR] [${TARGET}] [--ceremony ID] [--json]`,
+    summary: 'the ceremony of a work folder, reconciled with its target, and which key archive is valid; or who still signs a request',
+    usage: `tuf-rotate status [WORKDIR | --work DIR] [${TARGET}] [--ceremony ID] [--json]\ntuf-rotate status REQ.json [--json]`,
     load: () => import('./commands/status.js'),
+  },
+  request: {
+    summary: 'write a signing request for the next root, signed with the keys given (exit 3 while holders still sign)',
+    usage:
+      'tuf-rotate request --repo DIR --out REQ.json (--rotate-key root --new-key NEW.pem [--replace KEYID] | --next NEXT.json)\n' +
+      '                   [--keys KEYS]... [--owner KEYID|KEY.pem=NAME]... [--valid-days N] [--expires DAYS] [--note TEXT] [--who NAME] [--json]',
+    load: () => import('./commands/request.js'),
+  },
+  sign: {
+    summary: "sign a request as a holder (checked, diffed, SAS shown), or import a holder's signatures file or raw openssl signature",
+    usage:
+      'tuf-rotate sign REQ.json --keys KEYS... [--out SIGS.json] [--trusted ROOT.json | --repo DIR] [--json]\n' +
+      'tuf-rotate sign REQ.json --import SIGS.json|RAW.sig... [--keyid KEYID] [--payload NAME] [--who NAME] [--json]',
+    load: () => import('./commands/sign.js'),
+  },
+  record: {
+    summary: "verify a signed ceremony record: its hash chain, and its signatures against the published root",
+    usage: 'tuf-rotate record verify RECORD.json [--repo DIR] [--json]',
+    load: () => import('./commands/record.js'),
   },
   practice: {
     summary: 'make a practice repository or practice factory folder with its key archive',

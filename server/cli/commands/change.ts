@@ -49,7 +49,7 @@ export const EXIT_WAITING = 3;
 const OPTIONS = [
   'keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'changelog',
   'rotate-key', 'add-key', 'owner', 'key-file', 'remove-key', 'threshold', 'prod-targets-threshold',
-  'refresh-expiry', 'rotate-online-keys', 'new-key-type',
+  'refresh-expiry', 'rotate-online-keys', 'new-key-type', 'request', 'who', 'note',
 ] as const;
 const FLAGS = ['json', 'dry-run', 'overwrite'] as const;
 
@@ -256,6 +256,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const pre = planChanges(current, changes, ctxBase(current, {}));
   const preRules = signatureNeeds(pre, [...signers.keys()]);
   const preUnmet = unmetRules(preRules).filter((r) => r.document === 'root');
+  const request = one(args, 'request');
+  if (preUnmet.length > 0 && request !== undefined && !dryRun) {
+    // The holders still to sign get a signing request (server/requests/change-request.ts).
+    return (await import('../../requests/change-request.js')).writeChangeRequest(io, {
+      reqFile: resolvePath(io, request), backend, current, plan: pre, ring, generated, json, now: t,
+      saveNewKeys: async () => (generated.length > 0 ? saveNewKeys(ring, generated, pre, resolvePath(io, out ?? ''), args.flags.has('overwrite')) : undefined),
+      who: one(args, 'who') ?? io.env['USER'] ?? 'unnamed operator', ...(one(args, 'note') !== undefined ? { note: one(args, 'note') as string } : {}),
+    });
+  }
   if (preUnmet.length > 0) return printNeeds(io, json, pre, preUnmet, preRules);
 
   // The base the target says to start from (a Factory stages version + 1 in a transaction).

@@ -11,6 +11,7 @@ import { backendFor } from '../targets.js';
  * folder), or the newest one for the target named, read against what the target serves now.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
+  if (argv.slice(1).some((a) => /\.json$/i.test(a) && !a.startsWith('--'))) return (await import('../../requests/cli.js')).runRequestStatus(argv, io);
   const args = parseArgs(argv, { options: ['work', 'repo', 'factory', 'api-url', 'token-file', 'root', 'out-root', 'ceremony'], flags: ['json'] });
   if (args.positionals.length > 1) throw usage('status takes at most one work folder.');
   if (args.positionals.length === 1 && one(args, 'work') !== undefined) throw usage('Give the work folder once: as WORKDIR or with --work.');
