@@ -298,7 +298,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const plan = planChanges(base, changes, ctxBase(base, extra));
     const rules = signatureNeeds(plan, [...signers.keys()]);
     const unmet = unmetRules(rules).filter((r) => r.document === 'root');
-    if (unmet.length > 0 && (!factoryPartial || client === undefined || plan.newKeys.some((k) => k.role === 'targets' && k.via === 'rotate-key'))) {
+    // Not staged: a targets-key rotation (its production targets need the new key's signature), or a
+    // new key owned by someone other than the caller (the Factory refuses that upload, rule 21).
+    const unstageable = plan.newKeys.some((k) => (k.role === 'targets' && k.via === 'rotate-key') || (k.owner !== undefined && begun.polisId !== undefined && k.owner !== begun.polisId));
+    if (unmet.length > 0 && (!factoryPartial || client === undefined || unstageable)) {
       await backend.abort();
       return printNeeds(io, json, plan, unmet, rules);
     }
