@@ -82,6 +82,7 @@ export async function prepareRotation(
   progress('load', `Reading the current root from ${backend.description}`);
   const current = await backend.currentRoot();
   const expiredOverride = checkExpired(current, now, opts.allowExpired);
+  await ring.openTokenKeysFor?.(current); // token keys the archive records, if this root lists them
   if (!backend.firstTime) requireHeldRootKey(ring, current);
   if (current.dialect === 'foundries' && opts.keyType === 'ecdsa') {
     // Before any key is generated (on a token that would leave a key nobody can use).

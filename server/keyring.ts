@@ -47,6 +47,12 @@ export interface KeyRing {
   source: string;
   archive: KeyArchive | undefined;
   keys: HeldKey[];
+  /**
+   * Opens the token keys the archive records (`.pkcs11.json`) that this root's root role lists and
+   * that are not held yet. Called once the current root is known, so a token key of an older root
+   * (still recorded in the archive) never asks for a PIN.
+   */
+  openTokenKeysFor?: (root: Root) => Promise<void>;
 }
 
 export function keyRingFromArchive(archive: KeyArchive, source: string): KeyRing {
@@ -77,10 +83,6 @@ export async function loadKeyRing(allInputs: string[], pkcs11?: Pkcs11Options): 
   }
   const tokenKeys: HeldKey[] = [];
   const ring = inputs.length > 0 ? await loadFileKeys(inputs) : { source: '', archive: undefined, keys: [] };
-  if (pkcs11 !== undefined) {
-    // Token keys named by the archive, unless also named on the command line.
-    for (const k of ring.archive?.keys ?? []) if (k.status === 'token' && k.tokenUri !== undefined && !uris.includes(k.tokenUri)) uris.push(k.tokenUri);
-  }
   if (uris.length > 0) {
     if (pkcs11 === undefined) throw new AppError('BAD_USAGE', 'Token keys (pkcs11:) cannot be used here.', 'Use the key archive or PEM files.');
     const { Pkcs11Signer } = await import('./signers/pkcs11.js');
@@ -94,7 +96,33 @@ export async function loadKeyRing(allInputs: string[], pkcs11?: Pkcs11Options): 
       throw e;
     }
   }
-  return { source: allInputs.join(', '), archive: ring.archive, keys: [...ring.keys, ...tokenKeys] };
+  const out: KeyRing = { source: allInputs.join(', '), archive: ring.archive, keys: [...ring.keys, ...tokenKeys] };
+  const recorded = (ring.archive?.keys ?? []).filter((k) => k.status === 'token' && k.tokenUri !== undefined && k.publicKey !== undefined);
+  if (pkcs11 !== undefined && recorded.length > 0) {
+    out.openTokenKeysFor = async (root) => {
+      const { Pkcs11Signer } = await import('./signers/pkcs11.js');
+      for (const keyid of root.roles['root']?.keyids ?? []) {
+        const rk = root.keys[keyid];
+        if (!rk) continue;
+        let pub;
+        try {
+          pub = publicKeyOf(rk);
+        } catch {
+          continue;
+        }
+        if (out.keys.some((h) => samePublicKey(h.publicKey, pub))) continue;
+        const k = recorded.find((r) => r.publicKey !== undefined && samePublicKey(r.publicKey, pub));
+        if (k?.tokenUri === undefined) continue;
+        const signer = await Pkcs11Signer.open(k.tokenUri, pkcs11);
+        if (!samePublicKey(signer.publicKey, pub)) {
+          signer.close();
+          throw new AppError('KEY_MISMATCH', `The token key ${signer.uri} is not the key the archive records for root key ${keyid.slice(0, 8)}.`, 'Check that the right token is inserted (its label and serial are in the archive\'s .pkcs11.json).');
+        }
+        out.keys.push({ label: `${signer.uri} (token "${signer.token.label}")`, publicKey: signer.publicKey, signer, tokenUri: signer.uri });
+      }
+    };
+  }
+  return out;
 }
 
 async function loadFileKeys(inputs: string[]): Promise<KeyRing> {

@@ -15,6 +15,8 @@ import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
 import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
 import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
+import type { RotateOptions } from './ceremony.js';
+import { pinFromValue } from './signers/pin.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
 import type { Ceremony } from './ceremony/ceremony.js';
@@ -48,6 +50,19 @@ export interface SessionOptions {
 }
 
 const NEW_ARCHIVE_LIMIT = 64 * 1024 * 1024;
+
+/** The page's "new key in a hardware token" fields as the ceremony's option (the PIN goes to C_Login only). */
+function newTokenKeyOption(
+  t: { module?: string; token: string; key: string; pin: string; existing?: boolean; ackNoBackup?: string },
+  env: Record<string, string | undefined>,
+): NonNullable<RotateOptions['newTokenKey']> {
+  return {
+    uri: formatPkcs11Uri({ token: t.token, object: t.key }),
+    pkcs11: { modulePath: t.module, env, pin: pinFromValue(t.pin) },
+    noBackupAck: t.ackNoBackup?.trim(),
+    existing: t.existing === true,
+  };
+}
 
 function state(message: string, hint: string): AppError {
   return new AppError('SESSION_STATE', message, hint);
@@ -335,6 +350,7 @@ export class Session {
           ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
           ...(body.expiresDays !== undefined ? { expiresDays: body.expiresDays } : {}),
           ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
+          ...(body.newTokenKey !== undefined ? { newTokenKey: newTokenKeyOption(body.newTokenKey, this.o.env ?? {}) } : {}),
         },
         progress,
         );

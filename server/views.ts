@@ -107,6 +107,9 @@ export function planView(prep: PreparedRotation, ring: KeyRing): PlanResult {
       signers: p.signers.map((s) => ({ keyid: s.keyid, role: s.role })),
       expires: diff.expires.to,
       warnings: p.warnings,
+      ...(prep.newToken
+        ? { newKeyToken: { uri: prep.newToken.signer.uri, label: prep.newToken.signer.token.label, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } }
+        : {}),
     },
     diff,
   };

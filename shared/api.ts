@@ -326,6 +326,8 @@ export const planSummarySchema = {
     },
     expires: str,
     warnings: { type: 'array', items: warningSchema },
+    /** The new key is in a hardware token (no private key in any archive). */
+    newKeyToken: { type: 'object', required: ['uri', 'label'], additionalProperties: false, properties: { uri: str, label: str, noBackupAck: str } },
   },
 } as const;
 
@@ -685,6 +687,22 @@ export const startPlan = {
         required: ['reason'],
         additionalProperties: false,
         properties: { reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' } },
+      },
+      /** Generate the new root key in a hardware token (or, with `existing`, use one made there by the token's own tool). */
+      newTokenKey: {
+        type: 'object',
+        required: ['token', 'key', 'pin'],
+        additionalProperties: false,
+        properties: {
+          module: { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' },
+          token: { type: 'string', minLength: 1, maxLength: 64 },
+          key: { type: 'string', minLength: 1, maxLength: 256 },
+          /** Used for C_Login only: never logged, stored or sent back. */
+          pin: { type: 'string', minLength: 1, maxLength: 256 },
+          existing: { type: 'boolean' },
+          /** Why a root whose threshold needs this token (no backup possible) is acceptable; journal and record. */
+          ackNoBackup: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' },
+        },
       },
     },
   },

@@ -36,7 +36,9 @@ export function tokenOptions(args: ParsedArgs, io: CliIo): TokenCliOptions {
   if (ack !== undefined && newKey === undefined) throw usage('--ack-no-backup applies to --new-key pkcs11:… only.');
   const pinFile = one(args, 'pin-file');
   const modulePath = one(args, 'pkcs11-module');
-  const uriPinSource = newKey !== undefined ? parsePkcs11Uri(newKey).pinSource : undefined;
+  // A pin-source in the --new-key URI, else in the first --keys URI that has one.
+  const keyUris = (args.options.get('keys') ?? []).filter(isPkcs11Uri);
+  const uriPinSource = [...(newKey !== undefined ? [newKey] : []), ...keyUris].map((u) => parsePkcs11Uri(u).pinSource).find((p) => p !== undefined);
   return {
     newKey,
     existing,

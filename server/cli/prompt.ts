@@ -3,6 +3,7 @@
  * a run without a terminal never waits for input. The answer is returned, never printed or kept.
  */
 import type { ReadStream } from 'node:tty';
+import { AppError } from '../errors.js';
 
 export function secretPrompt(input: ReadStream, output: NodeJS.WritableStream): (question: string) => Promise<string> {
   return (question) =>
@@ -23,7 +24,7 @@ export function secretPrompt(input: ReadStream, output: NodeJS.WritableStream): 
       const onData = (chunk: Buffer): void => {
         for (const ch of chunk.toString('utf8')) {
           if (ch === '\r' || ch === '\n') return done();
-          if (ch === '\u0003') return done(Object.assign(new Error('interrupted'), { name: 'Interrupted' }));
+          if (ch === '\u0003') return done(new AppError('PKCS11_PIN_REQUIRED', 'The PIN prompt was interrupted; nothing was signed or published.', 'Run the command again and type the PIN, or give it with --pin-file FILE.'));
           if (ch === '\u007f' || ch === '\b') answer = answer.slice(0, -1);
           else if (ch >= ' ') answer += ch;
         }

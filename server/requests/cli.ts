@@ -296,11 +296,11 @@ export async function runRequestPublish(argv: string[], io: CliIo): Promise<numb
   const rootRole = published.readBack.roles['root'];
   if (keysIn.length > 0 && rootRole !== undefined) {
     const held = await loadHeldKeys(keysIn);
-    const signers: { keyid: string; key: Signer }[] = [];
+    const signers: { keyid: string; signer: Signer }[] = [];
     for (const id of rootRole.keyids) {
       const pub = checked.publicKeys.get(id);
       const h = pub !== undefined ? held.find((k) => samePublicKey(k.publicKey, pub)) : undefined;
-      if (h !== undefined) signers.push({ keyid: id, key: h.signer });
+      if (h !== undefined) signers.push({ keyid: id, signer: h.signer });
     }
     if (signers.length > 0) {
       recordFile = resolvePath(io, one(args, 'record') ?? recordPath(reqFile));
@@ -331,7 +331,7 @@ async function writeRecord(
   sha: string,
   location: string,
   served: Uint8Array,
-  signers: { keyid: string; key: Signer }[],
+  signers: { keyid: string; signer: Signer }[],
 ): Promise<void> {
   const last = state.events[state.events.length - 1];
   const record = await signRecord(

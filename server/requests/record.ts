@@ -88,15 +88,15 @@ export function checkChain(events: readonly RecordEvent[]): string {
 }
 
 /** Signs the record with the given keys (each must be a root key of the published root). */
-export async function signRecord(signed: RecordSigned, keys: { keyid: string; key: Signer }[]): Promise<CeremonyRecord> {
+export async function signRecord(signed: RecordSigned, keys: { keyid: string; signer: Signer }[]): Promise<CeremonyRecord> {
   const bytes = canonicalSpec(signed as unknown as Json, 'signed');
   const signatures: CeremonyRecord['signatures'] = [];
-  for (const { keyid, key } of keys) {
-    const sig = await key.sign(bytes);
-    if (!verifySignature(key.publicKey, bytes, sig)) {
+  for (const { keyid, signer } of keys) {
+    const sig = await signer.sign(bytes);
+    if (!verifySignature(signer.publicKey, bytes, sig)) {
       throw new AppError('SIGNING_FAILED', `the record signature made with key ${shortKeyId(keyid)} does not verify`, 'The key is faulty; the record was not written.');
     }
-    signatures.push({ keyid, method: signatureMethod(key.publicKey.algorithm), sig: Buffer.from(sig).toString('base64') });
+    signatures.push({ keyid, method: signatureMethod(signer.publicKey.algorithm), sig: Buffer.from(sig).toString('base64') });
   }
   return { format: RECORD_FORMAT, formatVersion: 1, signed, signatures };
 }

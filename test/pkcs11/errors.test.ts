@@ -125,7 +125,7 @@ describe('PKCS#11: refusals', { skip: pkcs11Skip() }, () => {
     let stdout = '';
     let stderr = '';
     const code = await runCli(
-      ['rotate', '--repo', repo, '--keys', archive, '--out', out, '--new-key', 'pkcs11:token=gone-token;object=k', '--pin-file', gone.pinFile, '--ack-no-backup', 'test', '--json'],
+      ['rotate', '--repo', repo, '--keys', archive, '--out', out, '--work', path.join(tmp, 'work-gone'), '--new-key', 'pkcs11:token=gone-token;object=k', '--pin-file', gone.pinFile, '--ack-no-backup', 'test', '--json'],
       {
         stdout: (t) => (stdout += t),
         stderr: (t) => (stderr += t),
@@ -139,7 +139,7 @@ describe('PKCS#11: refusals', { skip: pkcs11Skip() }, () => {
     );
     assert.equal(code, 2, stderr);
     const error = (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { error: Failure }).error;
-    assert.equal(error.code, 'PKCS11_TOKEN_NOT_FOUND', error.message);
+    assert.equal(error.code, 'PKCS11_TOKEN_NOT_FOUND', `${error.message} ${error.hint}`);
     assert.match(error.hint, /nothing was published/);
     assert.ok(!existsSync(out));
     assert.ok(!existsSync(path.join(repo, 'metadata', '2.root.json')));

@@ -134,6 +134,12 @@ describe('PKCS#11: standard repository, new root key generated in a SoftHSM2 tok
       assert.equal(v.code, 0, v.stderr);
       assert.equal((v.json() as { finalVersion: number }).finalVersion, 3);
 
+      // keys.v3.tgz still records the (now retired) token key; a rotation that does not need it asks no PIN.
+      const r4 = await cli(['rotate', '--keys', v3, '--out', path.join(dir, 'keys.v4.tgz'), '--repo', repo, '--json']);
+      outputs.push(r4.stdout, r4.stderr);
+      assert.equal(r4.code, 0, r4.stderr);
+      assert.equal(await clientRootVersion(repo, clientDir), 4);
+
       // The key never left the token.
       assertNotExtractable(`tuf-${keyType}`);
 

@@ -3,6 +3,9 @@
  * (server/tuf/changes.ts), signed, verified, new keys saved (archive read back and proven), then
  * published — or exit 3 with who must still sign when the keys given do not meet every threshold.
  */
+import type { Pkcs11Options } from '../../signers/pkcs11.js';
+import { isPkcs11Uri } from '../../signers/pkcs11-uri.js';
+import { closeTokens, tokenOptions } from '../pkcs11-options.js';
 import path from 'node:path';
 import { KEYS_DIR, archivePrefix } from '../../archive/layout.js';
 import { readBackAndProve, writeKeyArchive } from '../../archive/write.js';
@@ -49,7 +52,7 @@ export const EXIT_WAITING = 3;
 const OPTIONS = [
   'keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'changelog',
   'rotate-key', 'add-key', 'owner', 'key-file', 'remove-key', 'threshold', 'prod-targets-threshold',
-  'refresh-expiry', 'rotate-online-keys', 'new-key-type', 'request', 'who', 'note',
+  'refresh-expiry', 'rotate-online-keys', 'new-key-type', 'pkcs11-module', 'pin-file', 'request', 'who', 'note',
 ] as const;
 const FLAGS = ['json', 'dry-run', 'overwrite'] as const;
 
@@ -155,7 +158,7 @@ export function parseChanges(argv: readonly string[]): { argv: string[]; asked: 
 }
 
 /** `--keys` may repeat: archives (the first is the base of --out) and PEM files or folders (the practice repository's online keys). */
-export async function loadKeys(inputs: string[]): Promise<KeyRing> {
+export async function loadKeys(inputs: string[], pkcs11?: Pkcs11Options): Promise<KeyRing> {
   const archives = inputs.filter((p) => /\.(tgz|tar\.gz)$/i.test(p));
   const others = inputs.filter((p) => !archives.includes(p));
   const read = async (file: string): Promise<KeyRing> =>
@@ -164,7 +167,7 @@ export async function loadKeys(inputs: string[]): Promise<KeyRing> {
   const ring: KeyRing = archives[0] !== undefined ? await read(archives[0]) : { source: others.join(', '), archive: undefined, keys: [] };
   for (const more of archives.slice(1)) ring.keys.push(...(await read(more)).keys);
   if (others.length > 0) {
-    const pems = await loadKeyRing(others);
+    const pems = await loadKeyRing(others, pkcs11); // PEM files, and pkcs11: URIs of token keys
     ring.keys.push(...pems.keys);
     ring.source = inputs.join(', ');
   }
@@ -220,6 +223,14 @@ function printNeeds(io: CliIo, json: boolean, plan: ChangePlan, unmet: Signature
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await runChange(argv, io);
+  } finally {
+    await closeTokens(); // token sessions (--keys pkcs11:…) end with the command
+  }
+}
+
+async function runChange(argv: string[], io: CliIo): Promise<number> {
   const { argv: rest, asked } = parseChanges(argv);
   const args = parseArgs(rest, { options: OPTIONS, flags: FLAGS });
   noPositionals(args);
@@ -227,8 +238,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const dryRun = args.flags.has('dry-run');
   if (asked.length === 0) throw usage('Name at least one change: --rotate-key, --add-key, --remove-key, --threshold, --prod-targets-threshold, --refresh-expiry, --rotate-online-keys.');
   const keyType = choice<KeyAlgorithm>(args, 'new-key-type', ['ed25519', 'rsa', 'ecdsa'], 'ed25519');
-  const keysIn = (args.options.get('keys') ?? []).map((k) => resolvePath(io, k));
+  const keysIn = (args.options.get('keys') ?? []).map((k) => (isPkcs11Uri(k) ? k : resolvePath(io, k)));
   if (keysIn.length === 0) throw usage('--keys is required: the key archive (.tgz) and/or PEM private key files.');
+  const tokens = tokenOptions(args, io);
   const out = one(args, 'out');
   const changelog = one(args, 'changelog');
   const factory = one(args, 'factory') !== undefined;
@@ -236,7 +248,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const willGenerate = asked.some((a) => a.kind === 'rotate-key' || (a.kind === 'add-key' && a.keyFile === undefined) || (a.kind === 'rotate-online-keys' && !factory));
   if (willGenerate && !dryRun && out === undefined) throw usage('--out is required: where to write the new key archive (the input archive plus the new keys).');
   const backend = await backendFor(args, io, 'change');
-  const ring = await loadKeys(keysIn);
+  const ring = await loadKeys(keysIn, tokens.pkcs11);
   const t = now(io);
 
   // New keys first (nothing is written yet); then the plan on the current root as a pre-check.

@@ -18,8 +18,7 @@ import { now, readRootFile } from '../io.js';
 import { backendFor } from '../targets.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  // A signing request (REQ.json) is published by the requests module; a folder is a work folder.
-  if (argv[1] !== undefined && !argv[1].startsWith('-') && /\.json$/i.test(argv[1])) return (await import('../../requests/cli.js')).runRequestPublish(argv, io);
+  if (argv[1] !== undefined && /\.json$/i.test(argv[1])) return (await import('../../requests/cli.js')).runRequestPublish(argv, io);
   const args = parseArgs(argv, { options: ['root', 'repo', 'factory', 'api-url', 'token-file', 'txid', 'work', 'ceremony', 'out-root'], flags: ['json', 'yes'] });
   if (args.positionals.length > 1) throw usage('publish takes at most one work folder.');
   if (args.positionals.length === 1 || one(args, 'work') !== undefined) return finish(args.positionals[0] ?? one(args, 'work') ?? '', args, io);
