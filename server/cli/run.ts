@@ -53,6 +53,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
       '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
       '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +
       '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.\n' +
+      '  --factory: the roots stay staged, signed with what the keys given can sign (txid, SAS, who still signs);\n' +
+      '  other admins add theirs with sign --factory, then publish --factory applies.\n' +
       '  --request REQ.json [--who NAME] [--note TEXT] (--repo, root changes): then write a signing request for them instead.',
     load: () => import('./commands/change.js'),
   },
