@@ -277,7 +277,8 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   app.get(`${fac}/users/self`, self);
 
   // E9
-  app.get(`${repo}/root/updates`, async () => updatesJson(state, now()));
+  // Read in the mutation queue too: a GET never sees a PUT half persisted (signers re-read, then merge).
+  app.get(`${repo}/root/updates`, async () => exclusive(async () => updatesJson(state, now())));
 
   // E10 init
   app.post(`${repo}/root/updates`, async (req, reply) =>
