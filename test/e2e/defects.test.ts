@@ -153,6 +153,9 @@ for (const width of [1280, 800]) {
       await page.getByRole('button', { name: 'Generate the new key and plan' }).click();
       await page.locator('#diff-h').waitFor();
       await assertFocus(page, 'diff-h', 'the plan');
+      // Dates in one format (web/lib/dates.ts): "2026-12-01 13:45 UTC".
+      const DATE = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d UTC`;
+      assert.match(await page.locator('li.changed', { hasText: 'Expires' }).innerText(), new RegExp(`^Expires ${DATE} → ${DATE}$`));
       const summary = await page.locator('.summary').innerText();
       assert.doesNotMatch(summary, /“([^”]*)” → “\1”/, 'an unchanged changelog is not shown as a change');
       await assertNoOverflow(page, 'Diff');
