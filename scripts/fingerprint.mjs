@@ -12,7 +12,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const STAMP = 'dist/.build-stamp';
 /** Folders whose files go into the build, and single files that change it. */
 const SOURCE_DIRS = ['server', 'shared', 'web'];
-const SOURCE_FILES = ['package.json', 'package-lock.json', 'vite.config.ts', 'tsconfig.json', 'scripts/build.mjs', 'scripts/fingerprint.mjs'];
+const SOURCE_FILES = ['package.json', 'package-lock.json', 'vite.config.ts', 'tsconfig.json', 'scripts/build.mjs', 'scripts/fingerprint.mjs', 'scripts/code-cache-loader.cjs'];
 async function walk(dir, out) {
   let entries;
   try {
