@@ -10,6 +10,7 @@
  * only; other packages (`createRequire`d at run time) stay in node_modules.
  */
 import process from 'node:process';
+import { setTimeout, clearTimeout } from 'node:timers';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
