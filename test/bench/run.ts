@@ -27,6 +27,10 @@ const log = (s: string): void => {
 
 const rows: Row[] = [];
 
+// Commands run without --work (rotate) keep their ceremonies in the per-user data folder; give them
+// one of their own, so an unfinished ceremony left there by a test or another run cannot refuse them.
+process.env['XDG_DATA_HOME'] = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-bench-data-'));
+
 /** A practice standard repository in `dir`, served by `tuf-rotate serve --repo` with its work folder. */
 async function servedPractice(dir: string): Promise<{ made: Awaited<ReturnType<typeof createSpecPractice>>; s: Served }> {
   const made = await createSpecPractice(dir);
