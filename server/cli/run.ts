@@ -29,7 +29,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
     usage:
       'tuf-rotate serve [--work DIR] [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
-      '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always]]...',
+      '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] | apply=delay:MS]...',
     load: () => import('./commands/serve.js'),
   },
   rotate: {
@@ -140,7 +140,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
       '  --users admin-a,admin-b: further admins, each with DIR/users/NAME.token and its own polis-id.\n' +
       '  --fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] (default :once) rehearses a failure:\n' +
       '  apply=503 publishes the CI root only and answers 503 (a partial apply; finish it with publish --factory),\n' +
-      '  apply=422 refuses apply, put=500 refuses the upload.',
+      '  apply=422 refuses apply, put=500 refuses the upload, apply=delay:MS makes every apply wait MS ms.',
     load: () => import('./commands/practice-factory.js'),
   },
 };
