@@ -10,6 +10,7 @@
  * only; other packages (`createRequire`d at run time) stay in node_modules.
  */
 import process from 'node:process';
+import { setTimeout, clearTimeout } from 'node:timers';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +59,7 @@ export async function build({ quiet = false } = {}) {
     absWorkingDir: ROOT,
     plugins: [vendorPlugin],
     entryPoints: ['server/main.ts'],
-    outfile: 'dist/server/main.js',
+    outfile: 'dist/server/app.js',
     minify: true,
     bundle: true,
     format: 'cjs',
@@ -77,7 +78,46 @@ export async function build({ quiet = false } = {}) {
   await fs.writeFile(path.join(outDir, 'package.json'), '{ "type": "commonjs" }\n');
   const vite = await import('vite');
   await vite.build({ root: path.join(ROOT, 'web'), configFile: path.join(ROOT, 'vite.config.ts'), logLevel: quiet ? 'error' : 'info' });
+  // dist/server/main.js runs app.js and vendor.cjs with a V8 code cache; one warm-up `serve` writes it.
+  await fs.copyFile(path.join(ROOT, 'scripts', 'code-cache-loader.cjs'), path.join(outDir, 'main.js'));
+  await fs.chmod(path.join(outDir, 'main.js'), 0o755);
+  await writeCodeCache(outDir);
   await fs.writeFile(path.join(ROOT, STAMP), sources + '\n');
+}
+
+/**
+ * Starts `serve` once with TUF_ROTATE_WRITE_CODE_CACHE=1 on an empty temporary repository, stops it
+ * at its URL line; the loader then writes app.js.cache and vendor.cjs.cache. Without them (a failed
+ * warm-up) main.js compiles as usual.
+ */
+async function writeCodeCache(outDir) {
+  const os = await import('node:os');
+  const { spawn } = await import('node:child_process');
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-build-'));
+  try {
+    await fs.mkdir(path.join(tmp, 'repo', 'metadata'), { recursive: true });
+    await fs.writeFile(path.join(tmp, 'repo', 'metadata', 'root.json'), '{}\n');
+    await new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(outDir, 'main.js'), 'serve', '--repo', path.join(tmp, 'repo'), '--work', path.join(tmp, 'work'), '--port', '0'], {
+        env: { ...process.env, TUF_ROTATE_WRITE_CODE_CACHE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let seen = '';
+      const look = (d) => {
+        seen += d;
+        if (seen.includes('http://')) child.kill('SIGTERM');
+      };
+      child.stdout.on('data', look);
+      child.stderr.on('data', look);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -55,6 +55,7 @@ function sortUtf8(keys: string[]): string[] {
 
 /** OLPC: only `"` and `\` are escaped, everything else is written raw. */
 function quoteMinimal(s: string): string {
+  if (!s.includes('\\') && !s.includes('"')) return '"' + s + '"';
   return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
 }
 
@@ -139,28 +140,34 @@ function hasLoneSurrogate(s: string): boolean {
   return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 }
 
-function checkString(s: string, path: string): void {
-  if (hasLoneSurrogate(s)) throw notCanonical(path, 'contains an unpaired UTF-16 surrogate');
+/**
+ * The path of the value being written, built only when an error names it: `base` plus the keys
+ * and indexes in `at` (building it for every member was a tenth of a chain verification).
+ */
+function pathOf(base: string, at: (string | number)[]): string {
+  return at.reduce<string>((p, k) => childPath(p, k), base);
 }
 
-function write(value: unknown, style: Style, path: string, out: string[]): void {
+function write(value: unknown, style: Style, base: string, at: (string | number)[], out: string[]): void {
   if (value === null) {
     out.push('null');
   } else if (typeof value === 'boolean') {
     out.push(value ? 'true' : 'false');
   } else if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw notCanonical(path, `is ${String(value)}`);
-    if (!Number.isInteger(value)) throw notCanonical(path, `is the non-integer number ${String(value)}`);
-    if (!Number.isSafeInteger(value)) throw notCanonical(path, 'is an integer outside the safe range ±(2^53 − 1)');
+    if (!Number.isFinite(value)) throw notCanonical(pathOf(base, at), `is ${String(value)}`);
+    if (!Number.isInteger(value)) throw notCanonical(pathOf(base, at), `is the non-integer number ${String(value)}`);
+    if (!Number.isSafeInteger(value)) throw notCanonical(pathOf(base, at), 'is an integer outside the safe range ±(2^53 − 1)');
     out.push(String(value)); // String(-0) is "0", as JSON.stringify writes it
   } else if (typeof value === 'string') {
-    checkString(value, path);
+    if (hasLoneSurrogate(value)) throw notCanonical(pathOf(base, at), 'contains an unpaired UTF-16 surrogate');
     out.push(style.quote(value));
   } else if (Array.isArray(value)) {
     out.push('[');
     value.forEach((item: unknown, i) => {
       if (i > 0) out.push(',');
-      write(item, style, childPath(path, i), out);
+      at.push(i);
+      write(item, style, base, at, out);
+      at.pop();
     });
     out.push(']');
   } else if (typeof value === 'object') {
@@ -168,22 +175,23 @@ function write(value: unknown, style: Style, path: string, out: string[]): void 
     out.push('{');
     let first = true;
     for (const key of style.sortKeys(Object.keys(obj))) {
-      const p = childPath(path, key);
-      checkString(key, p);
+      at.push(key);
+      if (hasLoneSurrogate(key)) throw notCanonical(pathOf(base, at), 'contains an unpaired UTF-16 surrogate');
       if (!first) out.push(',');
       first = false;
       out.push(style.quote(key), ':');
-      write(obj[key], style, p, out);
+      write(obj[key], style, base, at, out);
+      at.pop();
     }
     out.push('}');
   } else {
-    throw notCanonical(path, `is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
+    throw notCanonical(pathOf(base, at), `is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
   }
 }
 
 function render(value: Json, style: Style, path: string): Uint8Array {
   const out: string[] = [];
-  write(value, style, path, out);
+  write(value, style, path, [], out);
   return encoder.encode(out.join(''));
 }
 

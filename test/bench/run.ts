@@ -27,6 +27,10 @@ const log = (s: string): void => {
 
 const rows: Row[] = [];
 
+// Commands run without --work (rotate) keep their ceremonies in the per-user data folder; give them
+// one of their own, so an unfinished ceremony left there by a test or another run cannot refuse them.
+process.env['XDG_DATA_HOME'] = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-bench-data-'));
+
 /** A practice standard repository in `dir`, served by `tuf-rotate serve --repo` with its work folder. */
 async function servedPractice(dir: string): Promise<{ made: Awaited<ReturnType<typeof createSpecPractice>>; s: Served }> {
   const made = await createSpecPractice(dir);
@@ -211,18 +215,24 @@ async function serverRows(): Promise<void> {
   if (want('npm-start-built-vs-serve')) {
     log('npm-start-built-vs-serve (7 runs after one untimed npm start)');
     const made = await createSpecPractice(path.join(tmp, 'npm-start'));
-    const work = path.join(tmp, 'npm-start-work');
-    await fs.mkdir(work);
+    // A work folder per start: serve holds WORK/lock for its lifetime, and a stopped process group
+    // may still be releasing it when the next start begins.
+    let works = 0;
+    const work = async (): Promise<string> => {
+      const w = path.join(tmp, `npm-start-work-${works++}`);
+      await fs.mkdir(w);
+      return w;
+    };
     // The build above wrote its stamp; one untimed start proves nothing is rebuilt (and warms caches).
-    const first = await npmStart(made.repo, work);
+    const first = await npmStart(made.repo, await work());
     await first.stop();
     const ours: number[] = [];
     const direct: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const a = i % 2 === 0 ? await npmStart(made.repo, work) : await serve(made.repo, work);
+      const a = i % 2 === 0 ? await npmStart(made.repo, await work()) : await serve(made.repo, await work());
       (i % 2 === 0 ? ours : direct).push(a.startMs);
       await a.stop();
-      const b = i % 2 === 0 ? await serve(made.repo, work) : await npmStart(made.repo, work);
+      const b = i % 2 === 0 ? await serve(made.repo, await work()) : await npmStart(made.repo, await work());
       (i % 2 === 0 ? direct : ours).push(b.startMs);
       await b.stop();
     }
