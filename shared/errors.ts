@@ -73,6 +73,7 @@ export const ERROR_CODES = [
   'UNSUPPORTED_MEDIA_TYPE',
   'BODY_TOO_LARGE',
   'SESSION_STATE',
+  'WORK_LOCKED',
   'JOB_NOT_FOUND',
   // signing requests, signatures and the ceremony record (server/requests/)
   'REQUEST_INVALID',

@@ -29,7 +29,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
     usage:
       'tuf-rotate serve [--work DIR] [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
-      '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always]]...',
+      '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] | apply=delay:MS]...',
     load: () => import('./commands/serve.js'),
   },
   rotate: {
@@ -53,6 +53,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
       '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
       '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +
       '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.\n' +
+      '  --factory: the roots stay staged, signed with what the keys given can sign (txid, SAS, who still signs);\n' +
+      '  other admins add theirs with sign --factory, then publish --factory applies.\n' +
       '  --request REQ.json [--who NAME] [--note TEXT] (--repo, root changes): then write a signing request for them instead.',
     load: () => import('./commands/change.js'),
   },
@@ -120,7 +122,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "sign a request as a holder (checked, diffed, SAS shown), or import a holder's signatures file or raw openssl signature",
     usage:
       'tuf-rotate sign REQ.json --keys KEYS... [--out SIGS.json] [--trusted ROOT.json | --repo DIR] [--json]\n' +
-      'tuf-rotate sign REQ.json --import SIGS.json|RAW.sig... [--keyid KEYID] [--payload NAME] [--who NAME] [--json]',
+      'tuf-rotate sign REQ.json --import SIGS.json|RAW.sig... [--keyid KEYID] [--payload NAME] [--who NAME] [--json]\n' +
+      'tuf-rotate sign --factory NAME [--api-url URL] [--token-file F] --keys KEYS... [--txid TXID] [--json]\n' +
+      '  --factory: add your signatures to the staged TUF root updates (shown as a diff with their SAS),\n' +
+      '  merged with the signatures staged at that moment. Exit 0 when every threshold is met, 3 while others still sign.',
     load: () => import('./commands/sign.js'),
   },
   record: {
@@ -140,7 +145,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
       '  --users admin-a,admin-b: further admins, each with DIR/users/NAME.token and its own polis-id.\n' +
       '  --fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] (default :once) rehearses a failure:\n' +
       '  apply=503 publishes the CI root only and answers 503 (a partial apply; finish it with publish --factory),\n' +
-      '  apply=422 refuses apply, put=500 refuses the upload.',
+      '  apply=422 refuses apply, put=500 refuses the upload, apply=delay:MS makes every apply wait MS ms.',
     load: () => import('./commands/practice-factory.js'),
   },
 };

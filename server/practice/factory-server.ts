@@ -59,10 +59,12 @@ export interface PracticeFaults {
   applyOnce?: boolean;
   putOnce?: boolean;
   delayMs?: number;
+  /** Every apply waits this long before it starts (`--fault apply=delay:MS`: a slow apply, e.g. to reload the page meanwhile). */
+  applyDelayMs?: number;
 }
 
 /** What `--fault` accepts: `apply=STATUS[:once|:always]`, `put=STATUS[:once|:always]` (default once). */
-export const FAULT_SYNTAX = 'apply=STATUS[:once|:always] or put=STATUS[:once|:always] (default :once)';
+export const FAULT_SYNTAX = 'apply=STATUS[:once|:always], put=STATUS[:once|:always] (default :once) or apply=delay:MS';
 
 /**
  * `--fault` values to faults: `apply=503` makes the next apply publish the CI root only and answer
@@ -71,6 +73,11 @@ export const FAULT_SYNTAX = 'apply=STATUS[:once|:always] or put=STATUS[:once|:al
 export function parsePracticeFaults(specs: readonly string[]): PracticeFaults {
   const out: PracticeFaults = {};
   for (const spec of specs) {
+    const d = /^apply=delay:([0-9]{1,6})$/.exec(spec.trim());
+    if (d !== null) {
+      out.applyDelayMs = Number(d[1]);
+      continue;
+    }
     const m = /^(apply|put)=([1-5][0-9]{2})(?::(once|always))?$/.exec(spec.trim());
     if (m === null) {
       throw new AppError('BAD_USAGE', `"${spec}" is not a fault`, `Give --fault ${FAULT_SYNTAX}, e.g. --fault apply=503.`);
@@ -95,6 +102,7 @@ export function describeFaults(f: PracticeFaults): string {
   if (f.applyStatus !== undefined) {
     parts.push(`apply answers ${f.applyStatus}${f.applyStatus >= 500 ? ' after publishing the CI root only (a partial apply)' : ''} ${f.applyOnce === true ? 'once' : 'every time'}`);
   }
+  if (f.applyDelayMs !== undefined) parts.push(`every apply waits ${f.applyDelayMs} ms`);
   if (f.putStatus !== undefined) parts.push(`uploads answer ${f.putStatus} ${f.putOnce === true ? 'once' : 'every time'}`);
   return parts.join('; ');
 }
@@ -269,7 +277,8 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   app.get(`${fac}/users/self`, self);
 
   // E9
-  app.get(`${repo}/root/updates`, async () => updatesJson(state, now()));
+  // Read in the mutation queue too: a GET never sees a PUT half persisted (signers re-read, then merge).
+  app.get(`${repo}/root/updates`, async () => exclusive(async () => updatesJson(state, now())));
 
   // E10 init
   app.post(`${repo}/root/updates`, async (req, reply) =>
@@ -405,8 +414,10 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   );
 
   // E12 apply
-  app.post(`${repo}/root/updates/apply`, async (req, reply) =>
-    exclusive(async () => {
+  app.post(`${repo}/root/updates/apply`, async (req, reply) => {
+    const slow = faults.applyDelayMs ?? 0;
+    if (slow > 0) await new Promise((r) => setTimeout(r, slow));
+    return exclusive(async () => {
       const body = bodyObject(req, false);
       onlyFields(body, ['txid']);
       const tx = openTransaction(state, txidOf(body), caller(req));
@@ -447,8 +458,8 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
       }
       await state.clearTransaction();
       return {};
-    }),
-  );
+    });
+  });
 
   // E13 cancel (no body)
   app.post(`${repo}/root/updates/cancel`, async () =>

@@ -390,7 +390,7 @@ export class Wizard {
   async publishRoot(): Promise<void> {
     if (!this.confirm(`Publish root version ${this.#sign?.version ?? '?'} to ${this.#target?.description ?? 'the target'}? Devices will trust it from their next update.`)) return;
     await this.#run('publish', async () => {
-      const job = await this.#runJob(() => call<{ jobId: string }>(startPublish, {}));
+      const job = await this.#afterFailedPublish(() => this.#runJob(() => call<{ jobId: string }>(startPublish, {})));
       this.#publish = job.result?.publish ?? null;
       await this.#loadRecord();
       await this.#afterPublish();
@@ -415,7 +415,7 @@ export class Wizard {
     if (!r) return;
     if (!this.confirm(`Re-run apply on ${r.target?.description ?? 'the Factory'} to publish root version ${r.newVersion ?? '?'} on both chains?`)) return;
     await this.#run('publish', async () => {
-      const job = await this.#runJob(() => call<{ jobId: string }>(startReapply, {}));
+      const job = await this.#afterFailedPublish(() => this.#runJob(() => call<{ jobId: string }>(startReapply, {})));
       this.#publish = job.result?.publish ?? null;
       await this.#afterPublish();
     });
@@ -431,6 +431,16 @@ export class Wizard {
       this.#recovery = await call<RecoveryInfo>(cancelCeremony, {});
       this.#resetFrom('plan');
     });
+  }
+
+  /** A publish that failed may have changed the target (a partial apply): show the ceremony as reconciled, then the error. */
+  async #afterFailedPublish<T>(publish: () => Promise<T>): Promise<T> {
+    try {
+      return await publish();
+    } catch (e) {
+      await this.#afterPublish().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** After a publish: the Current root and the ceremony's state as the target now serves them. */

@@ -277,7 +277,9 @@ async function runChange(argv: string[], io: CliIo): Promise<number> {
       who: one(args, 'who') ?? io.env['USER'] ?? 'unnamed operator', ...(one(args, 'note') !== undefined ? { note: one(args, 'note') as string } : {}),
     });
   }
-  if (preUnmet.length > 0) return printNeeds(io, json, pre, preUnmet, preRules);
+  // A Factory stages what the keys given can sign (partly signed roots are accepted, rule 23); other admins add theirs with `sign --factory`.
+  const factoryPartial = factory && !dryRun;
+  if (preUnmet.length > 0 && !factoryPartial) return printNeeds(io, json, pre, preUnmet, preRules);
 
   // The base the target says to start from (a Factory stages version + 1 in a transaction).
   const begun = await backend.begin(changelog ?? 'Change TUF keys');
@@ -308,9 +310,18 @@ async function runChange(argv: string[], io: CliIo): Promise<number> {
     const plan = planChanges(base, changes, ctxBase(base, extra));
     const rules = signatureNeeds(plan, [...signers.keys()]);
     const unmet = unmetRules(rules).filter((r) => r.document === 'root');
-    if (unmet.length > 0) {
+    // Not staged: a targets-key rotation (its production targets need the new key's signature), or a
+    // new key owned by someone other than the caller (the Factory refuses that upload, rule 21).
+    const unstageable = plan.newKeys.some((k) => (k.role === 'targets' && k.via === 'rotate-key') || (k.owner !== undefined && begun.polisId !== undefined && k.owner !== begun.polisId));
+    if (unmet.length > 0 && (!factoryPartial || client === undefined || unstageable)) {
       await backend.abort();
       return printNeeds(io, json, plan, unmet, rules);
+    }
+    if (unmet.length > 0 && client !== undefined) {
+      return (await import('../change-factory-partial.js')).stagePartly(io, {
+        client, backend: backend as FoundriesBackend, plan, signers, json, generated,
+        saveNewKeys: async () => (generated.length > 0 ? saveNewKeys(ring, generated, plan, resolvePath(io, out ?? ''), args.flags.has('overwrite')) : undefined),
+      });
     }
     // Standard repositories: the metadata the changed roles sign, re-signed now (refused before anything is written).
     let metadata: MetadataFile[] = [];

@@ -5,6 +5,7 @@
  */
 import { failedRules, publishRotation } from '../../ceremony.js';
 import { existingWorkDir, findCeremony } from '../../ceremony/find.js';
+import { lockWork } from '../../ceremony/lock.js';
 import { backendFromRef, refOf, sameTarget } from '../../ceremony/reconcile.js';
 import { publishSaved } from '../../ceremony/steps.js';
 import { AppError } from '../../errors.js';
@@ -54,6 +55,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 /** `publish WORKDIR [TARGET]`: reconcile the ceremony, then publish its saved root if that is what is left. */
 async function finish(workArg: string, args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
   const work = existingWorkDir(workArg, io.env, io.cwd);
+  // One process at a time changes a work folder (a running serve holds it for its lifetime).
+  const release = await lockWork(work, 'publish', { who: io.env['USER'] ?? 'operator', now: () => now(io) });
+  try {
+    return await finishIn(work, args, io);
+  } finally {
+    release();
+  }
+}
+
+async function finishIn(work: string, args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
   const tokenFile = one(args, 'token-file');
   const named = one(args, 'repo') !== undefined || one(args, 'factory') !== undefined;
   const given = named ? await backendFor(args, io, 'publish') : undefined;

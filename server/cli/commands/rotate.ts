@@ -7,6 +7,7 @@ import { checkOutputs } from '../../ceremony/outputs.js';
 import type { OutputSpec } from '../../ceremony/outputs.js';
 import { recordPlanned, recordPublished, recordSaved, recordSigned, startCeremony } from '../../ceremony/steps.js';
 import { CeremonyStore } from '../../ceremony/store.js';
+import { lockWork } from '../../ceremony/lock.js';
 import { resolveWorkDir } from '../../ceremony/workdir.js';
 import { AppError } from '../../errors.js';
 import { heldKeysForRole, loadKeyRing } from '../../keyring.js';
@@ -39,14 +40,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     flags: ['dry-run', 'json', 'overwrite', 'first-time', ...PKCS11_FLAGS],
   });
   noPositionals(args);
+  const locks: Array<() => void> = [];
   try {
-    return await rotate(args, io);
+    return await rotate(args, io, locks);
   } finally {
+    for (const release of locks) release();
     await closeTokens();
   }
 }
 
-async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
+async function rotate(args: ParsedArgs, io: CliIo, locks: Array<() => void>): Promise<number> {
   const dryRun = args.flags.has('dry-run');
   const token = tokenOptions(args, io);
   if (one(args, 'key-type') !== undefined && one(args, 'new-key-type') !== undefined) throw usage('Give --key-type or --new-key-type, not both.');
@@ -74,6 +77,8 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
   if (outRoot !== undefined && !dryRun) outputs.push({ path: resolvePath(io, outRoot), what: 'the new root file (--out-root)', overwrite: false });
   checkOutputs(inputs, outputs);
   const work = dryRun ? undefined : await resolveWorkDir({ work: one(args, 'work'), env: io.env, cwd: io.cwd });
+  // One process at a time changes a work folder (a running serve holds it for its lifetime).
+  if (work !== undefined) locks.push(await lockWork(work, 'rotate', { who: io.env['USER'] ?? 'operator', now: () => now(io) }));
   const backend = await backendFor(args, io, 'rotate');
   const ring: KeyRing = firstTime ? { source: 'the Factory (first-time)', archive: undefined, keys: [] } : await loadKeyRing(keysIn, token.pkcs11);
   const t = now(io);

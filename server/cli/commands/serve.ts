@@ -9,6 +9,7 @@ import type { RunningServer } from '../../serve.js';
 import { intOption, one, parseArgs, usage } from '../args.js';
 import type { CliIo } from '../io.js';
 import { factoryBackend } from '../targets.js';
+import { lockWork } from '../../ceremony/lock.js';
 import { resolveWorkDir } from '../../ceremony/workdir.js';
 
 /**
@@ -42,6 +43,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let target: Backend | undefined;
   // The work folder (its ceremonies, new key archives): explicit, never the current folder by default.
   const workDir = await resolveWorkDir({ work: one(args, 'work'), env: io.env, cwd: io.cwd });
+  // The server changes the work folder's ceremonies for its whole lifetime: it holds the lock until it closes.
+  let releaseLock: () => void;
+  try {
+    releaseLock = await lockWork(workDir, 'serve', { who: io.env['USER'] ?? 'operator' });
+  } catch (e) {
+    await embedded.close();
+    throw e;
+  }
   try {
     if (repo !== undefined) {
       const dir = path.resolve(io.cwd, repo);
@@ -58,6 +67,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
   } catch (e) {
     await embedded.close();
+    releaseLock();
     throw e;
   }
   let server: RunningServer;
@@ -69,13 +79,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       practiceTarget,
       practiceFactoryTarget: practiceTarget,
       env: io.env,
-      onClose: embedded.close,
+      onClose: async () => {
+        releaseLock();
+        await embedded.close();
+      },
       logger: { level: 'warn', stream: { write: (line: string) => io.stderr(line) } },
       ...(io.now ? { now: io.now } : {}),
       ...(io.onStep ? { onStep: io.onStep } : {}),
     });
   } catch (e) {
     await embedded.close();
+    releaseLock();
     if ((e as { code?: unknown }).code === 'EADDRINUSE') {
       throw new AppError('BAD_USAGE', `Port ${port} on 127.0.0.1 is already in use.`, 'Choose another --port, or leave it out for a free one.', { cause: e });
     }

@@ -34,6 +34,8 @@ import type { CliIo } from '../io.js';
 import { now, readRootFile, resolvePath } from '../io.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
+  // A Factory's staged TUF root updates (server/cli/sign-factory.ts); the rest is the request-file path.
+  if (argv.some((a) => a === '--factory' || a.startsWith('--factory='))) return (await import('../sign-factory.js')).signFactoryCommand(argv, io);
   const args = parseArgs(argv, { options: ['keys', 'out', 'import', 'keyid', 'payload', 'trusted', 'repo', 'who'], flags: ['json'] });
   if (args.positionals.length !== 1) throw usage('sign takes one request file: tuf-rotate sign REQ.json --keys KEYS | --import FILE.');
   const imports = args.options.get('import') ?? [];
