@@ -120,6 +120,16 @@ export const uploadArchive = {
   reply: archiveReplySchema,
 } as const satisfies Route;
 
+/** Where a key in a hardware token (PKCS#11) is, and the user PIN to reach it. */
+const tokenKeyFields = {
+  /** Absolute path of the PKCS#11 module; default: SoftHSM2's or OpenSC's usual path. */
+  module: { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' },
+  token: { type: 'string', minLength: 1, maxLength: 64 },
+  key: { type: 'string', minLength: 1, maxLength: 256 },
+  /** Used for C_Login only: never logged, stored or sent back. */
+  pin: { type: 'string', minLength: 1, maxLength: 256 },
+} as const;
+
 /** A key in a hardware token (PKCS#11) as an old root key: module, token label, key label and the user PIN. */
 export const addTokenKey = {
   method: 'POST',
@@ -128,14 +138,7 @@ export const addTokenKey = {
     type: 'object',
     required: ['token', 'key', 'pin'],
     additionalProperties: false,
-    properties: {
-      /** Absolute path of the PKCS#11 module; default: SoftHSM2's or OpenSC's usual path. */
-      module: { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' },
-      token: { type: 'string', minLength: 1, maxLength: 64 },
-      key: { type: 'string', minLength: 1, maxLength: 256 },
-      /** Used for C_Login only: never logged, stored or sent back. */
-      pin: { type: 'string', minLength: 1, maxLength: 256 },
-    },
+    properties: tokenKeyFields,
   },
   reply: {
     type: 'object',
@@ -180,11 +183,7 @@ export const startPlan = {
         required: ['token', 'key', 'pin'],
         additionalProperties: false,
         properties: {
-          module: { type: 'string', minLength: 2, maxLength: 4096, pattern: '^/' },
-          token: { type: 'string', minLength: 1, maxLength: 64 },
-          key: { type: 'string', minLength: 1, maxLength: 256 },
-          /** Used for C_Login only: never logged, stored or sent back. */
-          pin: { type: 'string', minLength: 1, maxLength: 256 },
+          ...tokenKeyFields,
           existing: { type: 'boolean' },
           /** Why a root whose threshold needs this token (no backup possible) is acceptable; journal and record. */
           ackNoBackup: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' },
