@@ -24,6 +24,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { recordRoutes } from './routes/record.js';
 import { rootRoutes } from './routes/root.js';
 import { rotationRoutes } from './routes/rotation.js';
+import { ceremonyRoutes } from './routes/ceremony.js';
 import { sessionRoutes } from './routes/session.js';
 import { targetRoutes } from './routes/target.js';
 import { installSecurity, isApiRequest } from './security.js';
@@ -50,6 +51,8 @@ export interface AppOptions {
   practiceFactoryTarget?: () => Promise<Backend>;
   /** Environment a factory target's token may come from (FIOCTL_TOKEN, FIOCTL_CONFIG, HOME). */
   env?: NodeJS.ProcessEnv;
+  /** Called at each step boundary of a job (the fault-injection tests kill the server here). */
+  onStep?: (step: string) => void;
   /** Called with the instance before any route exists (tests: `app.addHook('onRoute', …)`). */
   beforeRoutes?: (app: FastifyInstance) => void;
 }
@@ -119,11 +122,12 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       ...(o.practiceTarget ? { practiceTarget: o.practiceTarget } : {}),
       ...(o.practiceFactoryTarget ? { practiceFactoryTarget: o.practiceFactoryTarget } : {}),
       ...(o.env ? { env: o.env } : {}),
+      ...(o.onStep ? { onStep: o.onStep } : {}),
     },
     jobs,
     o.target,
   );
-  await session.loadJournal();
+  await session.open().catch((err: unknown) => app.log.warn({ err }, 'the work folder\'s ceremony could not be opened'));
   const ctx: RouteContext = { session, jobs, version: VERSION };
 
   void app.register(async (api) => {
@@ -136,6 +140,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     archiveRoutes(api, ctx);
     tokenKeyRoutes(api, ctx);
     rotationRoutes(api, ctx);
+    ceremonyRoutes(api, ctx);
     jobRoutes(api, ctx);
     recordRoutes(api, ctx);
   });

@@ -28,6 +28,8 @@ export interface ServeOptions {
   /** Runs when the server closes (the embedded practice factory stops here). */
   onClose?: () => Promise<void>;
   now?: () => Date;
+  /** Called at each step boundary of a job (the fault-injection tests kill the server here). */
+  onStep?: (step: string) => void;
 }
 
 export interface RunningServer {
@@ -69,6 +71,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     ...(o.practiceFactoryTarget ? { practiceFactoryTarget: o.practiceFactoryTarget } : {}),
     ...(o.env ? { env: o.env } : {}),
     ...(o.now ? { now: o.now } : {}),
+    ...(o.onStep ? { onStep: o.onStep } : {}),
   });
   const onClose = o.onClose;
   if (onClose) app.addHook('onClose', async () => onClose());

@@ -5,7 +5,7 @@
  * through views.ts and the reply schemas.
  */
 import path from 'node:path';
-import type { CeremonyRecord, Job, PublishResultReply, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply, PlanResult, SignResult } from '../shared/api.js';
+import type { CeremonyRecord, Job, PublishResultReply, RecoveryInfo, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply, PlanResult, SignResult } from '../shared/api.js';
 import { readKeyArchive } from './archive/read.js';
 import type { KeyArchive } from './archive/read.js';
 import type { Backend } from './backends/backend.js';
@@ -13,13 +13,17 @@ import { FoundriesBackend } from './backends/foundries.js';
 import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundries-client.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
-import { prepareRotation, publishRotation, saveArchive, signAndVerify } from './ceremony.js';
+import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
 import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
-import { readJournal, recoveryOf, withStep, writeJournal } from './journal.js';
-import type { Journal } from './journal.js';
-import { closeKeyRing, emptyArchive, keyRingFromArchive } from './keyring.js';
+import type { Ceremony } from './ceremony/ceremony.js';
+import { backendFromRef, refOf, sameTarget } from './ceremony/reconcile.js';
+import type { Reconciled } from './ceremony/reconcile.js';
+import { openCeremony, publishSaved, recordPlanned, recordSaved, recordSigned, startCeremony } from './ceremony/steps.js';
+import { CeremonyStore } from './ceremony/store.js';
+import { exists } from './util/fs-atomic.js';
+import { closeKeyRing, emptyArchive, heldKeysForRole, keyRingFromArchive } from './keyring.js';
 import type { HeldKey, KeyRing } from './keyring.js';
 import type { TokenKeyReply } from '../shared/api.js';
 import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
@@ -30,8 +34,10 @@ import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
 import { archiveView, historyView, planView, rootKeysHeld, rootSummary, signedSha256, signView } from './views.js';
 
 export interface SessionOptions {
-  /** Where new archives (and an offline target's new root) are written by default. */
+  /** The work folder: its ceremonies, and where new archives (and an offline target's new root) are written by default. */
   workDir: string;
+  /** Called at each step boundary of a job (the fault-injection tests kill the server here). */
+  onStep?: (step: string) => void;
   now: () => Date;
   /** The practice target, for `POST /api/target {kind: "practice"}`. */
   practiceTarget?: () => Promise<Backend>;
@@ -58,8 +64,11 @@ export class Session {
   #saved: SavedArchive | undefined;
   #published: (PublishResultReply & { report: SignedRotation['report'] }) | undefined;
   #times: CeremonyRecord['times'] = {};
-  /** The work folder's journal (invariant 7): read on start, written at save and publish. */
-  #journal: Journal | undefined;
+  /** The work folder's ceremonies; the current one is the truth, reconciled on every read. */
+  readonly #store: CeremonyStore;
+  /** The ceremony this server process is running the steps of (the work folder's current one). */
+  #ceremony: Ceremony | undefined;
+  #last: { ceremony: Ceremony; reconciled: Reconciled } | undefined;
 
   constructor(
     private readonly o: SessionOptions,
@@ -67,11 +76,61 @@ export class Session {
     initialTarget?: Backend,
   ) {
     this.#target = initialTarget;
+    this.#store = new CeremonyStore(o.workDir);
   }
 
-  /** Reads the work folder's journal (on server start). */
-  async loadJournal(): Promise<void> {
-    this.#journal = await readJournal(this.o.workDir);
+  get workDir(): string {
+    return this.o.workDir;
+  }
+
+  /** Opens the work folder's current ceremony and reconciles it with its target (server start, every page load). */
+  async open(): Promise<{ ceremony: Ceremony; reconciled: Reconciled } | undefined> {
+    const opened = await openCeremony(this.#store, { who: 'server', now: this.o.now, adoptPractice: true, ...(this.o.env ? { env: this.o.env } : {}), ...(this.#target ? { backend: this.#target } : {}) });
+    if (opened && opened.ceremony.id !== this.#ceremony?.id) {
+      // Another process (the CLI, or an earlier server) started a ceremony: this process's memory of steps is not it.
+      this.#prep = undefined;
+      this.#plan = undefined;
+      this.#signed = undefined;
+      this.#sign = undefined;
+      this.#saved = undefined;
+      this.#published = undefined;
+    }
+    if (opened) this.#ceremony = opened.ceremony;
+    this.#last = opened;
+    return opened;
+  }
+
+  /** What the reconciled ceremony means, for the page. */
+  #recovery(opened: { ceremony: Ceremony; reconciled: Reconciled } | undefined): RecoveryInfo {
+    if (!opened) return { state: 'none', message: `There is no ceremony in the work folder ${this.o.workDir} yet.`, actions: ['new-ceremony'] };
+    const r = opened.reconciled;
+    const actions: NonNullable<RecoveryInfo['actions']> = [];
+    const factory = r.target.kind === 'factory' || r.target.kind === 'practice';
+    if (r.state === 'keys-saved' && !factory) actions.push('publish-saved');
+    if (factory && r.state === 'partly-applied') actions.push('re-apply');
+    if (factory && r.reachable && ((r.state === 'staged' || r.state === 'signed' || r.state === 'keys-saved') || r.otherTransaction?.status === 'STARTED')) actions.push('cancel');
+    if (r.state !== 'partly-applied') actions.push('new-ceremony');
+    return {
+      state: r.state,
+      message: r.message,
+      ceremony: r.id,
+      target: r.target as TargetInfo,
+      ...(r.validArchive !== null ? { validArchive: r.validArchive } : {}),
+      ...(r.validArchiveSha256 !== undefined ? { validArchiveSha256: r.validArchiveSha256 } : {}),
+      ...(r.newArchive ? { newArchive: r.newArchive.path, newArchiveSha256: r.newArchive.sha256 } : {}),
+      ...(r.version !== undefined ? { version: r.version } : {}),
+      ...(r.newVersion !== undefined ? { newVersion: r.newVersion } : {}),
+      ...(r.txid !== undefined ? { txid: r.txid } : {}),
+      reachable: r.reachable,
+      actions,
+    };
+  }
+
+  #progress(progress: (step: string, detail?: string) => void): (step: string, detail?: string) => void {
+    return (step, detail) => {
+      progress(step, detail);
+      this.o.onStep?.(step);
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -79,7 +138,10 @@ export class Session {
 
   async state(): Promise<SessionState> {
     const busy = this.jobs.running();
-    const out: SessionState = { step: this.#step(), published: this.#published !== undefined };
+    // Reconcile on every read: the work folder's ceremony and the target are the truth, not this process's memory.
+    // While a job runs it owns the ceremony's files: show the last reconciled view, write nothing.
+    const opened = busy ? this.#last : await this.open().catch(() => this.#last);
+    const out: SessionState = { step: this.#step(), published: this.#published !== undefined, work: this.o.workDir };
     if (busy) out.busyJobId = busy.id;
     if (this.#target) out.target = this.#targetInfo(this.#target);
     if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined());
@@ -87,7 +149,7 @@ export class Session {
     if (this.#sign) out.sign = this.#sign;
     if (this.#saved) out.save = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
     if (this.#published) out.publish = { location: this.#published.location, version: this.#published.version, verify: this.#published.verify };
-    out.recovery = recoveryOf(this.#journal);
+    out.recovery = this.#recovery(opened);
     return out;
   }
 
@@ -112,7 +174,7 @@ export class Session {
 
   /** The saved new archive, read back from disk and checked against the SHA-256 shown at save. */
   async newArchive(): Promise<{ bytes: Uint8Array; name: string }> {
-    const saved = this.#saved;
+    const saved = this.#saved ?? this.#ceremony?.savedArchive();
     if (!saved) throw state('The new key archive has not been saved yet.', 'Run the save step first; the download is the file it wrote.');
     const bytes = await readFileLimited(saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
     if (sha256Hex(bytes) !== saved.sha256) {
@@ -248,10 +310,23 @@ export class Session {
     const backend = this.#backend();
     const held = this.#archive;
     if (!held) throw state('No key archive has been uploaded.', 'Upload the key archive (.tgz) first.');
-    return this.jobs.start('plan', async (progress) => {
+    return this.jobs.start('plan', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
       await this.#discardRotation();
       const now = this.o.now();
-      const prep = await prepareRotation(
+      // One ceremony at a time per work folder: one with saved keys is abandoned only when asked by id.
+      const ceremony = await startCeremony(this.#store, backend, {
+        who: 'server',
+        now: this.o.now,
+        ...(this.o.env ? { env: this.o.env } : {}),
+        changes: [{ op: 'rotate-key', role: 'root', keyType: body.keyType }],
+        ...(body.abandon !== undefined ? { abandon: body.abandon } : {}),
+        inputKeys: (current) => (heldKeysForRole(held.ring, current).size > 0 ? { source: 'the uploaded key archive', sha256: held.archive.sha256 } : undefined),
+      });
+      this.#ceremony = ceremony;
+      let prep: PreparedRotation;
+      try {
+        prep = await prepareRotation(
         backend,
         held.ring,
         {
@@ -262,7 +337,12 @@ export class Session {
           ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
         },
         progress,
-      );
+        );
+      } catch (e) {
+        await ceremony.transition('cancelled', 'plan failed', { reason: e instanceof AppError ? e.message : 'the plan step failed; nothing was published' }).catch(() => undefined);
+        throw e;
+      }
+      await recordPlanned(ceremony, prep, backend, { inputKeys: { source: 'the uploaded key archive', sha256: held.archive.sha256 } });
       this.#prep = prep;
       this.#plan = planView(prep, held.ring);
       this.#times = { planned: now.toISOString() };
@@ -275,8 +355,10 @@ export class Session {
     this.#notPublished();
     const prep = this.#prep;
     if (!prep) throw state('There is no rotation plan to sign.', 'Run the plan step first.');
-    return this.jobs.start('sign', async (progress) => {
-      const signed = await signAndVerify(prep, progress);
+    const ceremony = this.#ceremony;
+    return this.jobs.start('sign', async (jobProgress) => {
+      const signed = await signAndVerify(prep, this.#progress(jobProgress));
+      if (ceremony && signed.report.ok) await recordSigned(ceremony, prep, signed);
       this.#signed = signed;
       this.#sign = signView(signed);
       this.#times.signed = this.o.now().toISOString();
@@ -294,109 +376,112 @@ export class Session {
     if (!signed.report.ok) {
       throw new AppError('VERIFY_FAILED', 'The new root did not pass verification, so no archive is written for it.', 'See the failing rules of the sign step; plan again.');
     }
-    // Invariant 2: a new path by default; an existing file only with overwrite (and then a backup).
-    const out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${signed.root.version}.tgz`);
-    return this.jobs.start('save', async (progress) => {
+    const ceremony = this.#ceremony;
+    if (!ceremony || (ceremony.state !== 'signed' && ceremony.state !== 'keys-saved')) throw state('The work folder\'s ceremony is not at the save step.', 'Reload the page: another tab or the command line may have changed it.');
+    // Invariant 2: a new path by default (never over another ceremony's archive); an existing file only with overwrite (and then a backup).
+    const version = signed.root.version;
+    return this.jobs.start('save', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      let out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${version}.tgz`);
+      const copy = ceremony.state === 'keys-saved';
+      if (!copy && body.path === undefined && (await exists(out))) out = path.join(this.o.workDir, `offline-keys-v${version}-${ceremony.id}.tgz`);
       const saved = await saveArchive(prep, held.ring, out, { overwrite: body.overwrite ?? false }, progress);
-      // Invariant 7: the journal says the keys are saved (with the public signed root) before any publish.
-      progress('journal', 'Recording the saved archive in the ceremony journal');
-      const planned: Journal = {
-        format: 1,
-        step: 'planned',
-        steps: [{ step: 'planned', at: prep.now.toISOString() }],
-        target: this.#targetInfo(this.#backend()),
-        oldVersion: prep.current.version,
-        newVersion: signed.root.version,
-        newKeyId: prep.plan.newKeyId,
-        oldRoot: { signed: prep.current.signedJson, signatures: prep.current.signatures.map((x) => x.json) },
-        signedRoot: signed.document,
-        ...(signed.prod ? { prodRoot: signed.prod } : {}),
-        ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}), // #13 expired-root override
-      };
-      const journal = withStep(planned, 'saved', this.o.now(), { archive: { path: saved.path, sha256: saved.sha256 } });
-      await writeJournal(this.o.workDir, journal);
-      this.#journal = journal;
-      this.#saved = saved;
+      // Invariant 1: the ceremony says where the new key is (proven) before any publish.
+      progress('journal', 'Recording the saved archive in the ceremony');
+      if (copy) await ceremony.update('another copy of the new key archive saved and proven', {}, { path: saved.path, sha256: saved.sha256 });
+      else await recordSaved(ceremony, saved, this.o.now());
+      this.#saved ??= saved;
       this.#times.saved = this.o.now().toISOString();
       return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes } };
     });
   }
 
+  /**
+   * Publishes the ceremony's saved root (invariants 1 and 4: only a verified root, only once its
+   * keys are safe on disk). It reads the ceremony, not this process's memory: a second tab, a
+   * reload or a restart publishes the same saved root.
+   */
   startPublish(): Job {
     this.#idle();
     this.#notPublished();
-    const prep = this.#prep;
-    const signed = this.#signed;
-    // Invariants 1 and 4: publish only a verified root, and only once its keys are safe on disk.
-    if (!prep || !signed || !signed.report.ok || !this.#saved) {
+    if (!this.#ceremony || this.#ceremony.state !== 'keys-saved') {
       throw new AppError(
         'PUBLISH_BEFORE_SAVE',
         'The new root cannot be published before it is signed, verified and the new key archive is saved.',
         'Run the sign step, then save the new key archive; publish after that.',
       );
     }
-    const backend = this.#backend();
-    return this.jobs.start('publish', async (progress) => {
-      progress('check', 'Checking the saved key archive is unchanged on disk');
-      await this.newArchive();
-      const now = this.o.now();
-      const result = await publishRotation(backend, prep.current, signed, now, progress);
-      this.#current = result.readBack;
-      this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
-      this.#times.published = now.toISOString();
-      await this.#journalPublished(result.location, result.readBack.version);
-      return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
-    });
+    return this.#publishCeremony(this.#ceremony, this.#prep !== undefined && this.#signed !== undefined);
   }
 
-  /**
-   * Recovery (invariant 7): publishes the signed root the journal kept from a run that saved the
-   * new keys but never published, to the current target, after checking the saved archive is intact.
-   */
+  /** Recovery: publishes the saved root of the work folder's current ceremony (reconciled first). */
   startRecoveryPublish(): Job {
     this.#idle();
-    const j = this.#journal;
-    if (!j || j.step !== 'saved' || !j.signedRoot || !j.oldRoot || !j.archive) {
+    const c = this.#ceremony;
+    if (!c || c.state !== 'keys-saved') {
       throw state('There is no saved-but-unpublished rotation to publish.', 'See the recovery state in GET /api/session.');
     }
-    const backend = this.#backend();
-    const archive = j.archive;
-    const signedRoot = j.signedRoot;
-    const prodRoot = j.prodRoot;
-    const trusted = parseRoot(j.oldRoot as unknown as JsonObject, 'the journal\'s old root');
-    return this.jobs.start('publish', async (progress) => {
-      progress('check', 'Checking the saved key archive is unchanged on disk');
-      const bytes = await readFileLimited(archive.path, NEW_ARCHIVE_LIMIT, 'key archive');
-      if (sha256Hex(bytes) !== archive.sha256) {
-        throw new AppError('ARCHIVE_READBACK_FAILED', `${archive.path} changed after it was saved (its SHA-256 differs).`, 'Do not publish; find the archive as it was saved.');
-      }
-      const newRoot = parseRoot(signedRoot as unknown as JsonObject, 'the journal\'s signed root');
-      const current = await backend.currentRoot();
-      if (current.version !== trusted.version || signedSha256(current) !== signedSha256(trusted)) {
-        throw new AppError(
-          'TARGET_CONFLICT',
-          `${backend.description} holds root version ${current.version}, not the version ${trusted.version} this rotation was signed against.`,
-          'Check the target is the one the journal names; if it already serves the new root, nothing is left to do.',
-        );
-      }
-      const now = this.o.now();
-      const result = await publishRotation(backend, trusted, { document: signedRoot, prod: prodRoot }, now, progress);
-      if (signedSha256(result.readBack) !== signedSha256(newRoot)) {
-        throw new AppError('PUBLISH_FAILED', `${backend.description} serves a root other than the one tuf-rotate signed.`, 'Do not discard any key archive; compare the published root with the journal.');
-      }
-      this.#current = result.readBack;
-      await this.#journalPublished(result.location, result.readBack.version);
-      return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
+    return this.#publishCeremony(c);
+  }
+
+  /** The backend of the ceremony's target: this server's target when it is the same one, else one made from the ceremony. */
+  async #backendOf(c: Ceremony): Promise<Backend> {
+    const ref = this.#target ? refOf(this.#target) : undefined;
+    const same = ref !== undefined && (sameTarget(ref, c.data.target.ref) || (ref.kind === 'practice' && c.data.target.ref.kind === 'practice' && ref.factory === c.data.target.ref.factory));
+    const backend = this.#target && same ? this.#target : await backendFromRef(c.data.target.ref, this.o.env ? { env: this.o.env } : {});
+    if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${c.data.target.description} from this server.`, `Choose ${c.data.target.description} as the target, then try again.`);
+    return backend;
+  }
+
+  /** Cancels the ceremony's open Factory transaction (nothing applied), then reads the state back. */
+  async cancelCeremony(): Promise<RecoveryInfo> {
+    this.#idle();
+    const opened = await this.open();
+    const c = opened?.ceremony;
+    if (!c || (c.data.target.kind !== 'factory' && c.data.target.kind !== 'practice')) {
+      throw state('There is no Factory transaction of this work folder\'s ceremony to cancel.', 'See the ceremony in GET /api/session.');
+    }
+    const backend = await this.#backendOf(c);
+    const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
+    if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
+    const r = await cancelFactory(backend.client);
+    await this.#discardRotation();
+    if (c.state === 'draft' || c.state === 'staged' || c.state === 'signed' || c.state === 'keys-saved') {
+      await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: r.message });
+    }
+    return this.#recovery(await this.open());
+  }
+
+  /** Re-runs apply after a partial apply, until both chains are published. */
+  startReapply(): Job {
+    this.#idle();
+    const c = this.#ceremony;
+    if (!c || c.state !== 'partly-applied') throw state('The work folder\'s ceremony is not partly applied.', 'See the ceremony in GET /api/session.');
+    return this.jobs.start('publish', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      const backend = await this.#backendOf(c);
+      const { FoundriesBackend, applyFactory } = await import('./backends/foundries.js');
+      if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
+      progress('publish', `Re-running apply on ${backend.description}`);
+      const r = await applyFactory(backend.client, { now: this.o.now(), ...(c.data.txid !== undefined ? { txid: c.data.txid } : {}), onStep: (s) => progress(s) });
+      if (r.outcome !== 'published') throw new AppError('TARGET_CONFLICT', `Nothing was applied on ${backend.description}.`, 'Read the state again: GET /api/session.');
+      await this.open();
+      this.#published = { location: backend.description, version: r.version, verify: r.verify.ci, report: r.verify.ci };
+      return { publish: { location: backend.description, version: r.version, verify: r.verify.ci } };
     });
   }
 
-  /** Journals a publish; a journal that cannot be written does not undo it (the target says it too). */
-  async #journalPublished(location: string, version: number): Promise<void> {
-    const j = this.#journal;
-    if (!j || j.step !== 'saved') return;
-    const next = withStep(j, 'published', this.o.now(), { published: { location, version } });
-    this.#journal = next;
-    await writeJournal(this.o.workDir, next).catch(() => undefined);
+  #publishCeremony(c: Ceremony, live = false): Job {
+    return this.jobs.start('publish', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      const backend = await this.#backendOf(c);
+      const now = this.o.now();
+      const result = await publishSaved(c, backend, now, progress, live && backend === this.#target);
+      this.#current = this.#target === backend ? result.readBack : this.#current;
+      this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
+      this.#times.published = now.toISOString();
+      return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -464,9 +549,13 @@ export class Session {
     }
   }
 
-  /** Drops a planned rotation (a Factory cancels its transaction); the saved archive, if any, stays on disk. */
+  /** Drops a planned rotation (a Factory cancels its transaction; the ceremony, if it saved nothing, is cancelled); a saved archive stays on disk and in its ceremony. */
   async #discardRotation(): Promise<void> {
     if (this.#prep && !this.#published) await this.#target?.abort();
+    const c = this.#ceremony;
+    if (this.#prep && c && (c.state === 'draft' || c.state === 'staged' || c.state === 'signed')) {
+      await c.transition('cancelled', 'discarded in the page', { reason: 'the plan was discarded before any key was saved; nothing was published' }).catch(() => undefined);
+    }
     this.#prep = undefined;
     this.#plan = undefined;
     this.#signed = undefined;

@@ -444,26 +444,42 @@ export const jobStartedSchema = {
   properties: { jobId: str },
 } as const;
 
+/** The work folder's ceremony, reconciled with its target on this read (docs/ceremonies.md). */
 export const recoverySchema = {
   type: 'object',
   required: ['state', 'message'],
   additionalProperties: false,
   properties: {
-    state: { type: 'string', enum: ['nothing-published', 'keys-saved-not-published', 'published'] },
+    /** `none`: no ceremony in the work folder yet. */
+    state: { type: 'string', enum: ['none', 'draft', 'staged', 'signed', 'keys-saved', 'published', 'cancelled', 'partly-applied', 'superseded'] },
     message: str,
-    /** The saved new key archive and its SHA-256, when one was saved. */
-    archive: str,
-    archiveSha256: str,
-    /** The root version the target holds (or will hold once the saved root is published). */
+    /** The ceremony's id (its folder under WORK/ceremonies/). */
+    ceremony: str,
+    target: targetInfoSchema,
+    /** The key archive that signs for what the target serves now (a path, or how the keys were given); absent when it is not one of this ceremony's. */
+    validArchive: str,
+    validArchiveSha256: str,
+    /** This ceremony's new key archive, once saved and proven. */
+    newArchive: str,
+    newArchiveSha256: str,
+    /** The root version the target serves now, and the one this ceremony publishes. */
     version: int,
+    newVersion: int,
+    txid: str,
+    /** False when the target could not be read (the state is then the last one recorded). */
+    reachable: bool,
+    /** What the state allows now (the page shows these as buttons). */
+    actions: { type: 'array', items: { type: 'string', enum: ['publish-saved', 'new-ceremony', 're-apply', 'cancel'] } },
   },
 } as const;
 
 export const sessionSchema = {
   type: 'object',
-  required: ['step', 'published'],
+  required: ['step', 'published', 'work'],
   additionalProperties: false,
   properties: {
+    /** The work folder: where the ceremonies and, by default, new key archives are. */
+    work: str,
     /** The next thing to do. */
     step: { type: 'string', enum: ['target', 'keys', 'plan', 'sign', 'save', 'publish', 'done'] },
     /** The id of the job now running, if one is. */
@@ -475,7 +491,7 @@ export const sessionSchema = {
     save: saveResultSchema,
     publish: publishResultSchema,
     published: bool,
-    /** What the journal of the work folder says about the last rotation (product.md invariant 7). */
+    /** The work folder's current ceremony, reconciled with its target on this read. */
     recovery: recoverySchema,
   },
 } as const;
@@ -660,6 +676,8 @@ export const startPlan = {
       keyType: algorithm,
       changelog: { type: 'string', maxLength: 1000 },
       expiresDays: { type: 'integer', minimum: 1, maximum: 3650 },
+      /** The id of an open ceremony with saved keys that this new one abandons (asked for, never implied). */
+      abandon: { type: 'string', maxLength: 64 },
       /** Plan from an expired current root anyway; the reason (not blank) goes to the journal and record. */
       allowExpired: {
         type: 'object',
@@ -698,6 +716,12 @@ export const startPublish = { method: 'POST', path: '/api/publish', body: emptyB
  * published (the journal's `keys-saved-not-published` state) to the current target. A job, like publish.
  */
 export const startRecoveryPublish = { method: 'POST', path: '/api/recovery/publish', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
+
+/** A Factory ceremony: cancels its open transaction (any admin may; not while APPLYING); replies with the reconciled ceremony. */
+export const cancelCeremony = { method: 'POST', path: '/api/ceremony/cancel', body: emptyBody, reply: recoverySchema } as const satisfies Route;
+
+/** A partly applied Factory ceremony: re-runs apply until both chains are published (a job, like publish). */
+export const startReapply = { method: 'POST', path: '/api/ceremony/reapply', body: emptyBody, reply: jobStartedSchema } as const satisfies Route;
 
 export const getRecord = { method: 'GET', path: '/api/record', reply: recordSchema } as const satisfies Route;
 
@@ -753,6 +777,8 @@ export const ROUTES = [
   downloadNewArchive,
   startPublish,
   startRecoveryPublish,
+  cancelCeremony,
+  startReapply,
   getRecord,
   getJob,
   jobEvents,

@@ -16,8 +16,8 @@ export class OfflineBackend implements Backend {
   #root: Root | undefined;
 
   constructor(
-    private readonly rootSource: { file: string } | { root: Root },
-    private readonly outRoot: string | undefined,
+    readonly rootSource: { file: string } | { root: Root },
+    readonly outRoot: string | undefined,
   ) {
     this.description =
       'file' in rootSource ? `offline root file ${rootSource.file}` : 'offline root (uploaded)';

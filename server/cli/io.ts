@@ -46,6 +46,7 @@ const CHECK_FAILED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TARGET_PARTIAL_APPLY',
   'TARGET_UNREACHABLE',
   'TARGET_AUTH_FAILED',
+  'SESSION_STATE',
 ]);
 
 export function reportError(e: unknown, io: CliIo, json: boolean): number {

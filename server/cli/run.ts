@@ -28,7 +28,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   serve: {
     summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
     usage:
-      'tuf-rotate serve [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
+      'tuf-rotate serve [--work DIR] [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
       '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always]]...',
     load: () => import('./commands/serve.js'),
   },
@@ -38,7 +38,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
       'tuf-rotate rotate --keys IN.tgz|KEY.pem|DIR|pkcs11:URI --out OUT.tgz\n' +
       `                  ${TARGET} [--first-time]\n` +
       '                  [--key-type ed25519|rsa|ecdsa] [--changelog TEXT] [--expires DAYS] [--dry-run] [--overwrite] [--json]\n' +
-      '                  [--allow-expired REASON]\n' +
+      '                  [--allow-expired REASON] [--work DIR] [--abandon CEREMONY-ID]\n' +
       '                  [--new-key pkcs11:token=LABEL;object=KEY-LABEL [--new-key-type ed25519|rsa|ecdsa | --new-key-exists] [--ack-no-backup REASON]]\n' +
       '                  [--pkcs11-module LIB.so] [--pin-file FILE]',
     load: () => import('./commands/rotate.js'),
@@ -79,8 +79,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/diff.js'),
   },
   publish: {
-    summary: "publish a separately signed root to a local repository, or apply a Factory's staged, signed TUF root updates",
+    summary: "finish a work folder's interrupted ceremony, publish a separately signed root, or apply a Factory's staged, signed TUF root updates",
     usage:
+      'tuf-rotate publish WORKDIR [--repo DIR | --factory NAME [--token-file F]] [--ceremony ID] [--yes] [--json]\n' +
+      '  WORKDIR: publishes the saved root of the work folder\'s ceremony (keys saved, not published), or re-runs a Factory\'s apply\n' +
       'tuf-rotate publish --root NEW.json --repo DIR [--json]\n' +
       'tuf-rotate publish --factory NAME [--api-url URL] [--token-file F] [--txid TXID] [--yes] [--json]\n' +
       '  --factory: applies the staged, fully signed updates, or re-runs apply after a partial apply\n' +
@@ -99,8 +101,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/cancel.js'),
   },
   status: {
-    summary: 'how the last rotation saved in a folder ended, and which key archive is valid',
-    usage: 'tuf-rotate status [DIR] [--repo DIR] [--json]',
+    summary: 'the ceremony of a work folder, reconciled with its target, and which key archive is valid',
+    usage: `tuf-rotate status [WORKDIR | --work DIR] [${TARGET}] [--ceremony ID] [--json]`,
     load: () => import('./commands/status.js'),
   },
   practice: {

@@ -6,7 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { JOURNAL_POINTER } from '../../server/journal.js';
+import { verifyLog } from '../../server/ceremony/log.js';
+import { CeremonyStore } from '../../server/ceremony/store.js';
+import { assertValidArchive, clientsAccept } from '../helpers/accept.js';
+import { cli } from '../helpers/cli.js';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { parseRoot } from '../../server/tuf/metadata.js';
 import { verifyRootUpdate } from '../../server/tuf/verify.js';
@@ -22,7 +25,7 @@ interface Server {
 }
 
 async function serve(cwd: string, repo: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'server/main.ts'), 'serve', '--repo', repo, '--port', '0'], {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'server/main.ts'), 'serve', '--repo', repo, '--work', cwd, '--port', '0'], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -82,7 +85,19 @@ async function stop(s: Server, signal: NodeJS.Signals): Promise<void> {
   await exited;
 }
 
-describe('recovery after a crash (invariant 7)', () => {
+interface Recovery {
+  state: string;
+  message: string;
+  ceremony?: string;
+  validArchive?: string;
+  newArchive?: string;
+  newArchiveSha256?: string;
+  version?: number;
+  newVersion?: number;
+  actions?: string[];
+}
+
+describe('recovery after a crash: the ceremony in the work folder, reconciled on every open', () => {
   let tmp: string;
   const servers: Server[] = [];
   before(async () => {
@@ -93,15 +108,17 @@ describe('recovery after a crash (invariant 7)', () => {
     await fs.rm(tmp, { recursive: true, force: true });
   });
 
-  it('killed after save and before publish: the next start says keys-saved-not-published and the journaled root is published', async () => {
+  it('killed after save and before publish: the next start says keys-saved, a new plan does not silently abandon it, and the saved root is published', async () => {
     const made = await createSpecPractice(path.join(tmp, 'practice'));
     const work = path.join(tmp, 'work');
     await fs.mkdir(work);
 
     let s = await serve(work, made.repo);
     servers.push(s);
+    assert.match(s.stderr(), new RegExp(`work folder ${work}`));
     let res = await call(s, 'GET', '/api/session');
-    assert.equal((res.json()['recovery'] as { state: string }).state, 'nothing-published');
+    assert.equal(res.json()['work'], work);
+    assert.equal((res.json()['recovery'] as Recovery).state, 'none');
     res = await call(s, 'POST', '/api/archive', new Uint8Array(await fs.readFile(made.archive)));
     assert.equal(res.status, 200, res.text);
     assert.equal((await runJob(s, '/api/plan', { keyType: 'ed25519' })).status, 'done');
@@ -111,13 +128,18 @@ describe('recovery after a crash (invariant 7)', () => {
     const saved = (save.result as { save: { path: string; sha256: string } }).save;
     assert.equal(saved.path, path.join(work, 'offline-keys-v2.tgz'));
 
-    // The journal: beside the archive and in the work folder, 0600, no private key material.
-    for (const f of [`${saved.path}.journal.json`, path.join(work, JOURNAL_POINTER)]) {
-      assert.equal((await fs.stat(f)).mode & 0o777, 0o600, f);
-      const text = await fs.readFile(f, 'utf8');
-      assert.ok(!text.includes('PRIVATE KEY') && !/"private"/.test(text), `no secret in ${f}`);
-      assert.equal((JSON.parse(text) as { step: string }).step, 'saved');
+    // The ceremony: its own folder, 0600 files, no private key material, an intact event chain.
+    const store = new CeremonyStore(work);
+    const [c] = await store.list();
+    assert.ok(c);
+    assert.equal(c.state, 'keys-saved');
+    for (const f of await fs.readdir(store.dir(c.id))) {
+      const file = path.join(store.dir(c.id), f);
+      assert.equal((await fs.stat(file)).mode & 0o777, 0o600, file);
+      const text = await fs.readFile(file, 'utf8');
+      assert.ok(!text.includes('PRIVATE KEY') && !/"private"/.test(text), `no secret in ${file}`);
     }
+    assert.ok((await verifyLog(store.dir(c.id))).ok);
 
     await stop(s, 'SIGKILL');
     assert.equal(parseRoot(await fs.readFile(path.join(made.repo, 'metadata', 'root.json'))).version, 1, 'nothing was published');
@@ -125,12 +147,29 @@ describe('recovery after a crash (invariant 7)', () => {
     s = await serve(work, made.repo);
     servers.push(s);
     res = await call(s, 'GET', '/api/session');
-    const recovery = res.json()['recovery'] as { state: string; message: string; archive: string; archiveSha256: string; version: number };
-    assert.equal(recovery.state, 'keys-saved-not-published');
+    let recovery = res.json()['recovery'] as Recovery;
+    assert.equal(recovery.state, 'keys-saved');
     assert.match(recovery.message, /saved/);
-    assert.equal(recovery.archive, saved.path);
-    assert.equal(recovery.archiveSha256, saved.sha256);
-    assert.equal(recovery.version, 2);
+    assert.equal(recovery.ceremony, c.id);
+    assert.equal(recovery.newArchive, saved.path);
+    assert.equal(recovery.newArchiveSha256, saved.sha256);
+    assert.equal(recovery.validArchive, 'the uploaded key archive');
+    assert.equal(recovery.version, 1);
+    assert.equal(recovery.newVersion, 2);
+    assert.deepEqual(recovery.actions, ['publish-saved', 'new-ceremony']);
+
+    // The command line sees the same ceremony.
+    const st = await cli(['status', work, '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal((st.json() as { state: string }).state, 'keys-saved');
+
+    // A second tab that starts over is refused unless it names the ceremony it abandons.
+    res = await call(s, 'POST', '/api/archive', new Uint8Array(await fs.readFile(made.archive)));
+    assert.equal(res.status, 200, res.text);
+    const plan = await runJob(s, '/api/plan', { keyType: 'ed25519' });
+    assert.equal(plan.status, 'failed');
+    assert.equal(plan.error?.code, 'SESSION_STATE');
+    assert.equal((await store.load(c.id)).state, 'keys-saved');
 
     const pub = await runJob(s, '/api/recovery/publish');
     assert.equal(pub.status, 'done', JSON.stringify(pub));
@@ -141,18 +180,24 @@ describe('recovery after a crash (invariant 7)', () => {
     assert.equal(v2.version, 2);
     assert.ok(verifyRootUpdate(v1, v2, { now: new Date() }).ok);
     assert.equal(sha256(await fs.readFile(saved.path)), saved.sha256, 'the saved archive is unchanged');
+    assert.equal(await clientsAccept(made.repo), 2);
 
     res = await call(s, 'GET', '/api/session');
-    assert.equal((res.json()['recovery'] as { state: string }).state, 'published');
+    recovery = res.json()['recovery'] as Recovery;
+    assert.equal(recovery.state, 'published');
+    assert.equal(recovery.validArchive, saved.path);
+    await assertValidArchive(made.repo, recovery.validArchive);
     // A second recovery publish is refused.
     assert.equal((await call(s, 'POST', '/api/recovery/publish', {})).status, 409);
     await stop(s, 'SIGTERM');
 
-    // And the next start still says it is done.
+    // And the next start still says it is done, naming the new archive.
     s = await serve(work, made.repo);
     servers.push(s);
     res = await call(s, 'GET', '/api/session');
-    assert.equal((res.json()['recovery'] as { state: string }).state, 'published');
+    recovery = res.json()['recovery'] as Recovery;
+    assert.equal(recovery.state, 'published');
+    assert.equal(recovery.validArchive, saved.path);
     await stop(s, 'SIGTERM');
   });
 });

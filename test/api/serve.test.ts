@@ -22,6 +22,7 @@ describe('tuf-rotate serve', () => {
     const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'server/main.ts'), 'serve', '--port', '0', '--open'], {
       cwd: tmp,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, XDG_DATA_HOME: path.join(tmp, 'data') },
     });
     let stdout = '';
     let stderr = '';

@@ -79,7 +79,7 @@ export interface Served {
 /** Spawns `node dist/server/main.js serve --repo REPO --port 0` and waits for its URL line. */
 export function serve(repo: string, cwd: string): Promise<Served> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [MAIN, 'serve', '--repo', repo, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, 'serve', '--repo', repo, '--work', cwd, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -14,6 +14,7 @@ import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import type { SpecPracticeResult } from '../../server/practice/spec-repo.js';
 import { parseRoot } from '../../server/tuf/metadata.js';
+import { CeremonyStore } from '../../server/ceremony/store.js';
 import { cli } from '../helpers/cli.js';
 
 const DAY = 86_400_000;
@@ -161,11 +162,12 @@ describe('rotate from an expired root', () => {
     const reason = 'root expired over the holidays; ticket OPS-42';
     const r = await cli(['rotate', '--keys', made.archive, '--out', out, '--repo', made.repo, '--allow-expired', reason, '--json'], { now: NOW });
     assert.equal(r.code, 0, r.stderr);
-    const res = r.json() as { version: number; allowExpired?: { reason: string; expired: string } };
+    const res = r.json() as { version: number; allowExpired?: { reason: string; expired: string }; ceremony: string; work: string };
     assert.equal(res.version, 2);
     assert.equal(res.allowExpired?.reason, reason);
-    const journal = JSON.parse(await fs.readFile(`${out}.journal.json`, 'utf8')) as { step: string; allowExpired?: { reason: string; expired: string } };
-    assert.equal(journal.step, 'published');
+    // The ceremony (server/ceremony/) keeps the reason.
+    const journal = await new CeremonyStore(res.work).load(res.ceremony);
+    assert.equal(journal.state, 'published');
     assert.equal(journal.allowExpired?.reason, reason);
     assert.equal(journal.allowExpired?.expired, parseRoot(await fs.readFile(path.join(made.repo, 'metadata', '1.root.json'), 'utf8')).expires);
     const e = await cli(['expiry', '--repo', made.repo, '--json'], { now: NOW });
@@ -207,8 +209,9 @@ describe('rotate a practice factory whose root has expired', () => {
     const reason = 'the root expired unnoticed; renewing it now (INC-7)';
     const done = await cli(['rotate', ...target, '--keys', info.archivePath ?? '', '--out', out, '--allow-expired', reason, '--json'], { now: NOW });
     assert.equal(done.code, 0, done.stderr);
-    const journal = JSON.parse(await fs.readFile(`${out}.journal.json`, 'utf8')) as { step: string; allowExpired?: { reason: string } };
-    assert.equal(journal.step, 'published');
+    const ran = done.json() as { ceremony: string; work: string };
+    const journal = await new CeremonyStore(ran.work).load(ran.ceremony);
+    assert.equal(journal.state, 'published');
     assert.equal(journal.allowExpired?.reason, reason);
 
     const after2 = await cli(['expiry', ...target, '--json'], { now: NOW });

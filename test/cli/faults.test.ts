@@ -16,13 +16,40 @@ import { after, before, describe, it } from 'node:test';
 import { readKeyArchive } from '../../server/archive/read.js';
 import { LocalRepoBackend } from '../../server/backends/local-repo.js';
 import { heldKeysForRole, keyRingFromArchive } from '../../server/keyring.js';
+import { assertValidArchive, clientsAccept } from '../helpers/accept.js';
 import { cli } from '../helpers/cli.js';
+import { apiCall, apiJob, exited, startServerProcess, stopServerProcess } from '../helpers/server-process.js';
+
+const before0 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 const MAIN = fileURLToPath(new URL('../../dist/server/main.js', import.meta.url));
 const sha = async (file: string): Promise<string> => createHash('sha256').update(await fs.readFile(file)).digest('hex');
 
 /** Step boundaries, in the order a rotation passes them (server/ceremony.ts progress steps). */
 const STEPS = ['load', 'generate', 'begin', 'sign', 'verify', 'save', 'readback', 'saved', 'publish', 'confirm', 'published'] as const;
+/** The server's step boundaries: plan (load, generate, begin), sign, save (+ recording it), publish. */
+const SERVER_STEPS = ['load', 'generate', 'begin', 'sign', 'verify', 'save', 'readback', 'journal', 'check', 'publish', 'confirm'] as const;
+
+interface StatusJson {
+  state: string;
+  validArchive: string | null;
+  newArchive?: { path: string };
+  message: string;
+}
+
+/** The answer is right when the archive named valid signs for what the target serves (and never the unpublished new one). */
+async function validAnswerIsRight(repo: string, st: { validArchive?: string | null }, input: string, newArchive: string): Promise<boolean> {
+  const current = await new LocalRepoBackend(repo).currentRoot();
+  const named = st.validArchive ?? null;
+  if (named === null) return false;
+  if (named === input || named === 'the uploaded key archive') return current.version === 1;
+  if (!existsSync(named)) return false;
+  const ring = keyRingFromArchive(await readKeyArchive(await fs.readFile(named)), named);
+  return heldKeysForRole(ring, current).size > 0 && (named !== newArchive || current.version === 2);
+}
+
+/** Figures for docs/reliability.md, printed at the end. */
+const table: string[] = [];
 
 describe('fault injection: SIGKILL at every step boundary', { skip: existsSync(MAIN) ? false : 'run npm run build first (npm test does)' }, () => {
   let tmp: string;
@@ -31,16 +58,18 @@ describe('fault injection: SIGKILL at every step boundary', { skip: existsSync(M
   });
   after(async () => {
     await fs.rm(tmp, { recursive: true, force: true });
+    if (table.length > 0) console.log(['| face | killed at | state after | completed by | keys lost | wrong valid-archive answers |', ...table].join('\n'));
   });
 
   for (const step of STEPS) {
-    it(`killed at "${step}": nothing lost, and the rotation can be completed`, async () => {
+    it(`CLI killed at "${step}": nothing lost, status names the valid archive, and a fresh start completes`, async () => {
       const dir = path.join(tmp, step);
       const made = await cli(['practice', dir, '--json']);
       const { target: repo, archive } = made.json() as { target: string; archive: string };
+      const work = path.join(dir, 'work');
       const before = await sha(archive);
       const out = path.join(dir, 'keys.new.tgz');
-      const run = spawnSync(process.execPath, [MAIN, 'rotate', '--keys', archive, '--out', out, '--repo', repo, '--json'], {
+      const run = spawnSync(process.execPath, [MAIN, 'rotate', '--keys', archive, '--out', out, '--repo', repo, '--work', work, '--json'], {
         env: { ...process.env, TUF_ROTATE_KILL_AT: step },
         encoding: 'utf8',
       });
@@ -49,29 +78,98 @@ describe('fault injection: SIGKILL at every step boundary', { skip: existsSync(M
       assert.equal(await sha(archive), before, 'input archive byte-identical');
       const current = await new LocalRepoBackend(repo).currentRoot();
       assert.ok(current.version === 1 || current.version === 2);
-      let resumeFrom = archive;
       if (current.version === 2) {
         // Published: the saved archive must hold a private key of the new root role.
         const saved = await readKeyArchive(await fs.readFile(out));
         assert.ok(heldKeysForRole(keyRingFromArchive(saved, out), current).size > 0, 'saved archive holds the new root key');
-        resumeFrom = out;
       } else if (existsSync(out)) {
         // Not published; if an archive was saved it is complete and readable (atomic write).
         await readKeyArchive(await fs.readFile(out));
       }
       assert.ok(!existsSync(`${out}.tmp`), 'no temp archive left behind');
 
-      // The next start tells which state the run ended in.
-      const status = await cli(['status', dir, '--repo', repo, '--json']);
+      // The next start reconciles with the repository and names the valid archive.
+      const status = await cli(['status', work, '--repo', repo, '--json']);
       assert.equal(status.code, 0, status.stderr);
-      const expected = current.version === 2 ? 'published' : step === 'publish' ? 'keys-saved-not-published' : 'nothing-published';
-      assert.equal((status.json() as { state: string }).state, expected);
+      const st = status.json() as unknown as StatusJson;
+      const expected = current.version === 2 ? 'published' : step === 'saved' || step === 'publish' ? 'keys-saved' : step === 'save' || step === 'readback' ? 'signed' : 'draft';
+      assert.equal(st.state, expected, st.message);
+      let wrong = (await validAnswerIsRight(repo, st, archive, out)) ? 0 : 1;
 
-      // Completing: a new run from the right archive reaches the next version.
-      const out2 = path.join(dir, 'keys.after.tgz');
-      const again = await cli(['rotate', '--keys', resumeFrom, '--out', out2, '--repo', repo, '--json']);
-      assert.equal(again.code, 0, again.stderr);
-      assert.equal((again.json() as { version: number }).version, current.version + 1);
+      // Completing from a fresh start: publish WORKDIR finishes a saved ceremony; otherwise a new rotation from the valid archive.
+      let by = 'nothing left';
+      if (st.state === 'keys-saved') {
+        const pub = await cli(['publish', work, '--yes', '--json']);
+        assert.equal(pub.code, 0, pub.stderr);
+        by = 'publish WORKDIR';
+      } else if (st.state !== 'published') {
+        const again = await cli(['rotate', '--keys', st.validArchive ?? '', '--out', path.join(dir, 'keys.after.tgz'), '--repo', repo, '--work', work, '--json']);
+        assert.equal(again.code, 0, again.stderr);
+        by = 'rotate again';
+      }
+      const end = (await cli(['status', work, '--json'])).json() as unknown as StatusJson;
+      assert.equal(end.state, 'published');
+      wrong += (await validAnswerIsRight(repo, end, archive, '')) ? 0 : 1;
+      await assertValidArchive(repo, end.validArchive);
+      assert.equal(await clientsAccept(repo), 2);
+      assert.equal(wrong, 0, 'no wrong "valid archive" answer');
+      table.push(`| CLI rotate | ${step} | ${st.state} | ${by} | 0 | ${wrong} |`);
+    });
+  }
+
+  for (const step of SERVER_STEPS) {
+    it(`server killed at "${step}": a fresh start reconciles, names the valid archive and completes`, async () => {
+      const dir = path.join(tmp, `server-${step}`);
+      const made = await cli(['practice', dir, '--json']);
+      const { target: repo, archive } = made.json() as { target: string; archive: string };
+      const work = path.join(dir, 'work');
+      const bytes = new Uint8Array(await fs.readFile(archive));
+      const serveArgs = [MAIN, 'serve', '--repo', repo, '--work', work, '--port', '0'];
+      const s = await startServerProcess(serveArgs, { ...process.env, TUF_ROTATE_KILL_AT: step });
+      const died = exited(s);
+      try {
+        assert.equal((await apiCall(s, 'POST', '/api/archive', bytes)).status, 200);
+        for (const url of ['/api/plan', '/api/sign', '/api/save', '/api/publish']) {
+          const end = await apiJob(s, url, url === '/api/plan' ? { keyType: 'ed25519' } : {});
+          assert.equal(end.status, 'done', JSON.stringify(end));
+        }
+        assert.fail(`the server was not killed at "${step}"`);
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e;
+      }
+      assert.equal(await died, 'SIGKILL');
+      assert.equal(await sha(archive), before0(bytes), 'input archive byte-identical');
+
+      const s2 = await startServerProcess(serveArgs);
+      try {
+        const rec = (await apiCall(s2, 'GET', '/api/session')).json()['recovery'] as { state: string; validArchive?: string; newArchive?: string; message: string };
+        const current = await new LocalRepoBackend(repo).currentRoot();
+        const expected = current.version === 2 ? 'published' : step === 'check' || step === 'publish' ? 'keys-saved' : step === 'load' || step === 'generate' || step === 'begin' || step === 'sign' || step === 'verify' ? 'draft' : 'signed';
+        assert.equal(rec.state, expected, rec.message);
+        let wrong = (await validAnswerIsRight(repo, rec, archive, rec.newArchive ?? '')) ? 0 : 1;
+        let by = 'nothing left';
+        if (rec.state === 'keys-saved') {
+          const pub = await apiJob(s2, '/api/recovery/publish');
+          assert.equal(pub.status, 'done', JSON.stringify(pub));
+          by = 'recovery publish (page)';
+        } else if (rec.state !== 'published') {
+          assert.equal((await apiCall(s2, 'POST', '/api/archive', bytes)).status, 200);
+          for (const url of ['/api/plan', '/api/sign', '/api/save', '/api/publish']) {
+            const end = await apiJob(s2, url, url === '/api/plan' ? { keyType: 'ed25519' } : {});
+            assert.equal(end.status, 'done', `${url}: ${JSON.stringify(end)}`);
+          }
+          by = 'a new ceremony (page)';
+        }
+        const fin = (await apiCall(s2, 'GET', '/api/session')).json()['recovery'] as { state: string; validArchive?: string };
+        assert.equal(fin.state, 'published');
+        wrong += (await validAnswerIsRight(repo, fin, archive, '')) ? 0 : 1;
+        await assertValidArchive(repo, fin.validArchive);
+        assert.equal(await clientsAccept(repo), 2);
+        assert.equal(wrong, 0, 'no wrong "valid archive" answer');
+        table.push(`| server (page) | ${step} | ${rec.state} | ${by} | 0 | ${wrong} |`);
+      } finally {
+        await stopServerProcess(s2, 'SIGTERM');
+      }
     });
   }
 

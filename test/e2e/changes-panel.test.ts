@@ -72,7 +72,7 @@ describe('Plan step: several key changes (chromium)', { skip, timeout: 90_000 },
     await page.getByText(/holds 1 of the current root keys/).waitFor();
     await page.getByRole('button', { name: 'Next: review the current root' }).click();
     await page.getByRole('button', { name: 'Next: plan the rotation' }).click();
-    await page.locator('#changes-h').waitFor();
+    await page.locator('#changes-h').click();
 
     await page.getByLabel('Add a key to', { exact: true }).check();
     await page.getByLabel('Set the threshold of', { exact: true }).check();

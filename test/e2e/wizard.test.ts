@@ -108,7 +108,7 @@ describe('web wizard (chromium)', { skip, timeout: 300_000 }, () => {
     // The server gets a temp folder of its own (other tests run at the same time and use os.tmpdir()).
     serverTmp = path.join(tmp, 'server-tmpdir');
     await fs.mkdir(serverTmp);
-    server = spawn(process.execPath, [MAIN, 'serve', '--practice', path.join(tmp, 'practice'), '--port', '0'], {
+    server = spawn(process.execPath, [MAIN, 'serve', '--practice', path.join(tmp, 'practice'), '--work', path.join(tmp, 'practice'), '--port', '0'], {
       cwd: tmp,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TMPDIR: serverTmp },
@@ -136,6 +136,8 @@ describe('web wizard (chromium)', { skip, timeout: 300_000 }, () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(20_000);
+    // Publish asks for a confirmation naming the target and the version: accept it.
+    page.on('dialog', (d) => void d.accept());
     page.on('console', (msg) => {
       if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
     });

@@ -1,4 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runCli } from '../../server/cli/run.js';
+
+/** The default work folder of in-process CLI runs: one temp folder per test process, never ~/.local/share. */
+const DATA_HOME = mkdtempSync(path.join(os.tmpdir(), 'tuf-rotate-data-'));
+process.once('exit', () => rmSync(DATA_HOME, { recursive: true, force: true }));
 
 export interface CliRun {
   code: number;
@@ -8,7 +15,7 @@ export interface CliRun {
 }
 
 /** Runs the CLI in-process with captured output (the same code the binary runs). */
-export async function cli(args: string[], opts: { cwd?: string; now?: Date } = {}): Promise<CliRun> {
+export async function cli(args: string[], opts: { cwd?: string; now?: Date; env?: Record<string, string> } = {}): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
@@ -18,7 +25,7 @@ export async function cli(args: string[], opts: { cwd?: string; now?: Date } = {
     stderr: (t) => {
       stderr += t;
     },
-    env: {},
+    env: { XDG_DATA_HOME: DATA_HOME, ...opts.env },
     cwd: opts.cwd ?? process.cwd(),
     ...(opts.now ? { now: () => opts.now as Date } : {}),
   });

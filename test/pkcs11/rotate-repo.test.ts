@@ -4,6 +4,7 @@
  * version 3. For Ed25519 and RSA-4096 (PSS, salt 32). The token key cannot be read out of the token.
  */
 import assert from 'node:assert/strict';
+import { CeremonyStore } from '../../server/ceremony/store.js';
 import { createPublicKey, verify as cryptoVerify, constants } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -81,7 +82,7 @@ describe('PKCS#11: standard repository, new root key generated in a SoftHSM2 tok
         '--pin-file', token.pinFile, '--ack-no-backup', 'practice ceremony, one token', '--json']);
       outputs.push(r.stdout, r.stderr);
       assert.equal(r.code, 0, r.stderr);
-      const res = r.json() as { version: number; newKeyId: string; newKeyToken: { uri: string; noBackupAck: string } };
+      const res = r.json() as { version: number; newKeyId: string; newKeyToken: { uri: string; noBackupAck: string }; ceremony: string; work: string };
       assert.equal(res.version, 2);
       assert.match(res.newKeyToken.uri, new RegExp(`^pkcs11:token=tuf-${keyType};object=root-${keyType};id=(%[0-9A-F]{2})+;type=private$`));
       assert.equal(res.newKeyToken.noBackupAck, 'practice ceremony, one token');
@@ -93,10 +94,12 @@ describe('PKCS#11: standard repository, new root key generated in a SoftHSM2 tok
       assert.equal(tokenKey?.status, 'token');
       assert.equal(tokenKey?.tokenUri, res.newKeyToken.uri);
       assert.ok(!written.entries.some((e) => e.name.endsWith(`${res.newKeyId}.sec`)));
-      const journal = JSON.parse(await fs.readFile(`${v2}.journal.json`, 'utf8')) as { newKeyToken?: { uri: string; noBackupAck?: string } };
+      // The ceremony records where the new key lives (its URI, no secret).
+      const c = await new CeremonyStore(res.work).load(res.ceremony);
+      const journal = { newKeyToken: c.newKeys.find((k) => k.token)?.token };
       assert.deepEqual(journal.newKeyToken, { uri: res.newKeyToken.uri, noBackupAck: 'practice ceremony, one token' });
 
-      const st = await cli(['status', dir, '--json']);
+      const st = await cli(['status', res.work, '--json']);
       assert.equal(st.code, 0, st.stderr);
       assert.deepEqual((st.json() as { newKeyToken?: unknown }).newKeyToken, journal.newKeyToken);
 

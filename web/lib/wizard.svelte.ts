@@ -33,6 +33,9 @@ import {
   setTarget,
   startPlan,
   startPublish,
+  startRecoveryPublish,
+  startReapply,
+  cancelCeremony,
   startSave,
   startSign,
   uploadArchive,
@@ -95,6 +98,9 @@ export class Wizard {
   #publish = $state.raw<PublishResultReply | null>(null);
   #record = $state.raw<CeremonyRecord | null>(null);
   #recovery = $state.raw<RecoveryInfo | null>(null);
+  #work = $state<string | null>(null);
+  /** Asks before an action that cannot be undone (window.confirm; the browser test answers it). */
+  confirm: (question: string) => boolean = (q) => window.confirm(q);
   #changes = $state.raw<ChangesPreviewReply | null>(null);
   #job = $state.raw<Job | null>(null);
   #busy = $state(false);
@@ -135,6 +141,10 @@ export class Wizard {
   }
   get recovery(): RecoveryInfo | null {
     return this.#recovery;
+  }
+  /** The server's work folder (ceremonies and new key archives). */
+  get work(): string | null {
+    return this.#work;
   }
   get changesPreview(): ChangesPreviewReply | null {
     return this.#changes;
@@ -227,7 +237,11 @@ export class Wizard {
       this.#sign = s.sign ?? null;
       this.#save = s.save ?? null;
       this.#publish = s.publish ?? null;
-      this.#recovery = s.recovery && s.recovery.state !== 'nothing-published' ? s.recovery : null;
+      this.#work = s.work;
+      // The work folder's ceremony, as the server reconciled it with the target on this read.
+      this.#recovery = s.recovery && s.recovery.state !== 'none' ? s.recovery : null;
+      // A job still running (a reload during a step): follow it, then read the session again.
+      if (s.busyJobId !== undefined) void this.#follow(s.busyJobId);
       if (this.#target) await this.#loadRoot();
       if (this.#publish) await this.#loadRecord();
       const resume = RESUME[s.step];
@@ -237,6 +251,19 @@ export class Wizard {
     } finally {
       this.#loading = false;
     }
+  }
+
+  async #follow(jobId: string): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      await waitForJob(jobId, (j) => (this.#job = j));
+    } catch (e) {
+      this.#setError('app', toFailure(e));
+    } finally {
+      this.#busy = false;
+    }
+    await this.load();
   }
 
   async #loadRoot(): Promise<void> {
@@ -300,6 +327,15 @@ export class Wizard {
   }
 
   async makePlan(body: PlanBody): Promise<void> {
+    // A new ceremony over one whose keys are saved abandons them: ask first, saying what is abandoned.
+    const r = this.#recovery;
+    if (r?.state === 'keys-saved' && r.ceremony !== undefined) {
+      const ok = this.confirm(
+        `Start a new ceremony? This abandons ceremony ${r.ceremony}: its new key archive ${r.newArchive ?? ''} for root version ${r.newVersion ?? '?'} of ${r.target?.description ?? 'the target'} was saved but never published, and will never be valid.`,
+      );
+      if (!ok) return;
+      body = { ...body, abandon: r.ceremony };
+    }
     await this.#run('plan', async () => {
       const job = await this.#runJob(() => call<{ jobId: string }>(startPlan, body));
       this.#resetFrom('plan');
@@ -342,11 +378,56 @@ export class Wizard {
   }
 
   async publishRoot(): Promise<void> {
+    if (!this.confirm(`Publish root version ${this.#sign?.version ?? '?'} to ${this.#target?.description ?? 'the target'}? Devices will trust it from their next update.`)) return;
     await this.#run('publish', async () => {
       const job = await this.#runJob(() => call<{ jobId: string }>(startPublish, {}));
       this.#publish = job.result?.publish ?? null;
       await this.#loadRecord();
+      await this.#afterPublish();
     });
+  }
+
+  /** Recovery: publishes the saved root of the work folder's ceremony (keys saved, not published). */
+  async publishSaved(): Promise<void> {
+    const r = this.#recovery;
+    if (!r) return;
+    if (!this.confirm(`Publish the saved root version ${r.newVersion ?? '?'} to ${r.target?.description ?? 'the target'}? Devices will trust it from their next update.`)) return;
+    await this.#run('publish', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startRecoveryPublish, {}));
+      this.#publish = job.result?.publish ?? null;
+      await this.#afterPublish();
+    });
+  }
+
+  /** A partly applied Factory ceremony: re-run apply until both chains are published. */
+  async reapply(): Promise<void> {
+    const r = this.#recovery;
+    if (!r) return;
+    if (!this.confirm(`Re-run apply on ${r.target?.description ?? 'the Factory'} to publish root version ${r.newVersion ?? '?'} on both chains?`)) return;
+    await this.#run('publish', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startReapply, {}));
+      this.#publish = job.result?.publish ?? null;
+      await this.#afterPublish();
+    });
+  }
+
+  /** Cancel the ceremony's open Factory transaction (nothing is applied). */
+  async cancelTransaction(): Promise<void> {
+    const r = this.#recovery;
+    if (!r) return;
+    const saved = r.newArchive !== undefined ? ` The new key archive ${r.newArchive} will never be valid.` : '';
+    if (!this.confirm(`Cancel the open TUF root updates on ${r.target?.description ?? 'the Factory'}? Nothing is applied.${saved}`)) return;
+    await this.#run('publish', async () => {
+      this.#recovery = await call<RecoveryInfo>(cancelCeremony, {});
+      this.#resetFrom('plan');
+    });
+  }
+
+  /** After a publish: the Current root and the ceremony's state as the target now serves them. */
+  async #afterPublish(): Promise<void> {
+    const s = await call<SessionState>(getSession);
+    this.#recovery = s.recovery && s.recovery.state !== 'none' ? s.recovery : null;
+    if (this.#target) await this.#loadRoot();
   }
 
   async loadRecord(): Promise<void> {

@@ -1,13 +1,17 @@
-/** `tuf-rotate rotate`: a new root key, signed, verified, saved and published in one run. */
-import path from 'node:path';
+/** `tuf-rotate rotate`: a new root key, signed, verified, saved and published in one run, as a ceremony in the work folder. */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import { failedRules, prepareRotation, publishRotation, saveArchive, signAndVerify } from '../../ceremony.js';
+import type { Ceremony } from '../../ceremony/ceremony.js';
+import { checkOutputs } from '../../ceremony/outputs.js';
+import type { OutputSpec } from '../../ceremony/outputs.js';
+import { recordPlanned, recordPublished, recordSaved, recordSigned, startCeremony } from '../../ceremony/steps.js';
+import { CeremonyStore } from '../../ceremony/store.js';
+import { resolveWorkDir } from '../../ceremony/workdir.js';
 import { AppError } from '../../errors.js';
-import { withStep, writeJournal } from '../../journal.js';
-import type { Journal } from '../../journal.js';
-import { loadKeyRing } from '../../keyring.js';
+import { heldKeysForRole, loadKeyRing } from '../../keyring.js';
 import type { KeyRing } from '../../keyring.js';
 import { diffRoots } from '../../tuf/diff.js';
-import { toDocument } from '../../tuf/metadata.js';
 import type { KeyAlgorithm } from '../../tuf/model.js';
 import { exists } from '../../util/fs-atomic.js';
 import { choice, intOption, one, parseArgs, usage } from '../args.js';
@@ -19,9 +23,19 @@ import type { CliIo } from '../io.js';
 import { noPositionals, now, resolvePath } from '../io.js';
 import { backendFor } from '../targets.js';
 
+/** The keys given, as the ceremony records them: a single archive by path and SHA-256. */
+async function inputKeysOf(paths: string[], ring: KeyRing): Promise<{ source: string; path?: string; sha256?: string }> {
+  const only = paths.length === 1 ? paths[0] : undefined;
+  if (only !== undefined && ring.archive) {
+    const sha256 = createHash('sha256').update(await fs.readFile(only)).digest('hex');
+    return { source: ring.source, path: only, sha256 };
+  }
+  return { source: ring.source };
+}
+
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, {
-    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'allow-expired', ...PKCS11_OPTIONS],
+    options: ['keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'key-type', 'changelog', 'expires', 'work', 'abandon', 'allow-expired', ...PKCS11_OPTIONS],
     flags: ['dry-run', 'json', 'overwrite', 'first-time', ...PKCS11_FLAGS],
   });
   noPositionals(args);
@@ -52,23 +66,63 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
   if (firstTime && (await exists(outPath))) {
     throw new AppError('FILE_EXISTS', `${outPath} already exists.`, "Choose a new path: a first-time rotation never writes over a file that may hold another Factory's keys.");
   }
+  // Invariant 2: every output is checked before any key is generated or anything is written.
+  const inputs = [...keysIn.filter((k) => !isPkcs11Uri(k)), ...(one(args, 'root') !== undefined ? [resolvePath(io, one(args, 'root') ?? '')] : [])];
+  const outputs: OutputSpec[] = [];
+  if (out !== undefined) outputs.push({ path: outPath, what: 'the new key archive (--out)', overwrite: args.flags.has('overwrite') && !firstTime });
+  const outRoot = one(args, 'out-root');
+  if (outRoot !== undefined && !dryRun) outputs.push({ path: resolvePath(io, outRoot), what: 'the new root file (--out-root)', overwrite: false });
+  checkOutputs(inputs, outputs);
+  const work = dryRun ? undefined : await resolveWorkDir({ work: one(args, 'work'), env: io.env, cwd: io.cwd });
   const backend = await backendFor(args, io, 'rotate');
   const ring: KeyRing = firstTime ? { source: 'the Factory (first-time)', archive: undefined, keys: [] } : await loadKeyRing(keysIn, token.pkcs11);
   const t = now(io);
   const progress = (step: string): void => io.onStep?.(step);
-  const prep = await prepareRotation(backend, ring, {
-    keyType,
-    now: t,
-    ...(changelog !== undefined ? { changelog } : {}),
-    ...(expiresDays !== undefined ? { expiresDays } : {}),
-    ...(allowExpired !== undefined ? { allowExpired: { reason: allowExpired } } : {}),
-    ...(firstTime ? { firstTimeOut: outPath } : {}),
-    ...(token.newKey !== undefined ? { newTokenKey: { uri: token.newKey, pkcs11: token.pkcs11, noBackupAck: token.ackNoBackup, existing: token.existing } } : {}),
-  }, progress);
+
+  let ceremony: Ceremony | undefined;
+  if (work !== undefined) {
+    const abandon = one(args, 'abandon');
+    // The keys given are recorded as the valid archive only when they hold a key of the root served now.
+    const given = firstTime ? undefined : await inputKeysOf(keysIn, ring);
+    ceremony = await startCeremony(new CeremonyStore(work), backend, {
+      who: io.env['USER'] ?? 'operator',
+      now: () => now(io),
+      env: io.env as NodeJS.ProcessEnv,
+      changes: [{ op: 'rotate-key', role: 'root', keyType }],
+      ...(abandon !== undefined ? { abandon } : {}),
+      inputKeys: (current) => (given && heldKeysForRole(ring, current).size > 0 ? given : undefined),
+    });
+  }
+  const cancelled = async (why: string): Promise<void> => {
+    await backend.abort();
+    if (ceremony && (ceremony.state === 'draft' || ceremony.state === 'staged' || ceremony.state === 'signed')) {
+      await ceremony.transition('cancelled', 'cancelled', { reason: why }).catch(() => undefined);
+    }
+  };
+
+  let prep;
+  try {
+    prep = await prepareRotation(backend, ring, {
+      keyType,
+      now: t,
+      ...(changelog !== undefined ? { changelog } : {}),
+      ...(expiresDays !== undefined ? { expiresDays } : {}),
+      ...(allowExpired !== undefined ? { allowExpired: { reason: allowExpired } } : {}),
+      ...(firstTime ? { firstTimeOut: outPath } : {}),
+      ...(token.newKey !== undefined ? { newTokenKey: { uri: token.newKey, pkcs11: token.pkcs11, noBackupAck: token.ackNoBackup, existing: token.existing } } : {}),
+    }, progress);
+  } catch (e) {
+    if (ceremony) await ceremony.transition('cancelled', 'plan failed', { reason: e instanceof AppError ? e.message : 'the plan step failed; nothing was published' }).catch(() => undefined);
+    throw e;
+  }
+  if (ceremony) {
+    const inputKeys = firstTime ? { source: 'the first root key from the Factory', path: outPath } : await inputKeysOf(keysIn, ring);
+    await recordPlanned(ceremony, prep, backend, { plannedPath: outPath, inputKeys });
+  }
   const signed = await signAndVerify(prep, progress);
   const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()] });
   if (!signed.report.ok) {
-    await backend.abort();
+    await cancelled('the new root did not pass the client rules; nothing was written or published');
     if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: false, verify: signed.report }) + '\n');
     else io.stdout(formatReport(signed.report) + '\n');
     throw new AppError('VERIFY_FAILED', `The new root does not pass the client rules: ${failedRules(signed.report)}.`, 'Nothing was written or published; fix the cause above and run again.');
@@ -89,34 +143,15 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
     else io.stdout(`${formatDiff(diff)}\n${formatReport(signed.report)}\nDry run: nothing was written or published.\n`);
     return 0;
   }
+  if (ceremony) await recordSigned(ceremony, prep, signed);
   let saved;
-  let journal: Journal;
   try {
     saved = await saveArchive(prep, ring, outPath, { overwrite: args.flags.has('overwrite') || firstTime }, progress);
+    // The ceremony says where the new key is before anything is published (invariant 1).
+    if (ceremony) await recordSaved(ceremony, saved, new Date());
     progress('saved');
-    // Invariant 7: the journal (beside the archive, and in its folder) says the keys are saved.
-    journal = withStep(
-      {
-        format: 1,
-        step: 'planned',
-        steps: [{ step: 'planned', at: t.toISOString() }],
-        target: { kind: backend.kind, description: backend.description },
-        oldVersion: prep.current.version,
-        newVersion: signed.root.version,
-        newKeyId: prep.plan.newKeyId,
-        ...(prep.newToken ? { newKeyToken: { uri: prep.newToken.signer.uri, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } } : {}),
-        oldRoot: toDocument(prep.current.signedJson, prep.current.signatures.map((x) => x.json)),
-        signedRoot: signed.document,
-        ...(signed.prod ? { prodRoot: signed.prod } : {}),
-        ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}), // #13 expired-root override
-      },
-      'saved',
-      new Date(),
-      { archive: { path: saved.path, sha256: saved.sha256 } },
-    );
-    await writeJournal(path.dirname(saved.path), journal);
   } catch (e) {
-    await backend.abort();
+    await cancelled('the new key archive could not be saved; nothing was published');
     throw e;
   }
   if (!args.flags.has('json')) io.stdout(`New key archive saved: ${saved.path} (sha256 ${saved.sha256}).\n`);
@@ -126,10 +161,8 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
   }
   const published = await publishRotation(backend, prep.current, signed, t, progress);
   progress('published');
-  await writeJournal(
-    path.dirname(saved.path),
-    withStep(journal, 'published', new Date(), { published: { location: published.location, version: published.readBack.version } }),
-  ).catch(() => undefined); // the target says it too (see `tuf-rotate status`)
+  // The target says it too: a ceremony killed here reconciles to published on its next open.
+  if (ceremony) await recordPublished(ceremony, published.location, published.readBack.version, new Date()).catch(() => undefined);
   if (args.flags.has('json')) {
     io.stdout(
       JSON.stringify({
@@ -138,12 +171,14 @@ async function rotate(args: ParsedArgs, io: CliIo): Promise<number> {
         root: { path: published.location, version: published.readBack.version, rootKeyIds: summary.rootKeyIds },
         archive: { path: saved.path, sha256: saved.sha256 },
         ...(prep.newToken ? { newKeyToken: { uri: prep.newToken.signer.uri, label: prep.newToken.signer.token.label, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } } : {}),
+        ...(ceremony ? { ceremony: ceremony.id, work } : {}),
         verify: signed.report,
       }) + '\n',
     );
   } else {
     io.stdout(`${formatDiff(diff)}\n${formatReport(signed.report)}\n`);
     io.stdout(`Root version ${published.readBack.version} published to ${published.location}.\n`);
+    if (ceremony) io.stdout(`Ceremony ${ceremony.id} in the work folder ${work ?? ''}; the valid key archive is ${saved.path}.\n`);
   }
   return 0;
 }

@@ -8,6 +8,7 @@ import type { RunningServer } from '../../serve.js';
 import { intOption, one, parseArgs, usage } from '../args.js';
 import type { CliIo } from '../io.js';
 import { factoryBackend } from '../targets.js';
+import { resolveWorkDir } from '../../ceremony/workdir.js';
 
 /**
  * Starts the server and prints exactly one line on stdout:
@@ -15,7 +16,7 @@ import { factoryBackend } from '../targets.js';
  * on SIGINT or SIGTERM. `--open` is accepted and ignored: open the printed URL yourself.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['port', 'repo', 'practice', 'factory', 'api-url', 'token-file', 'practice-fault'], flags: ['offline', 'open'] });
+  const args = parseArgs(argv, { options: ['port', 'repo', 'practice', 'factory', 'api-url', 'token-file', 'work', 'practice-fault'], flags: ['offline', 'open'] });
   if (args.positionals.length > 0) throw usage(`Unexpected argument "${args.positionals[0] ?? ''}".`);
   const port = intOption(args, 'port', 0, 65535) ?? 0;
   const repo = one(args, 'repo');
@@ -38,13 +39,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   );
   const practiceTarget = embedded.target;
   let target: Backend | undefined;
-  let workDir = io.cwd;
+  // The work folder (its ceremonies, new key archives): explicit, never the current folder by default.
+  const workDir = await resolveWorkDir({ work: one(args, 'work'), env: io.env, cwd: io.cwd });
   try {
     if (repo !== undefined) target = new LocalRepoBackend(path.resolve(io.cwd, repo));
     else if (factory !== undefined) target = await factoryBackend(args, io);
     else if (!offline) {
       target = await practiceTarget();
-      workDir = practiceDir;
       io.stderr(`tuf-rotate: target is the practice factory in ${factoryDir}; its key archive is ${path.join(factoryDir, 'offline-keys.tgz')}\n`);
     }
   } catch (e) {
@@ -63,6 +64,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       onClose: embedded.close,
       logger: { level: 'warn', stream: { write: (line: string) => io.stderr(line) } },
       ...(io.now ? { now: io.now } : {}),
+      ...(io.onStep ? { onStep: io.onStep } : {}),
     });
   } catch (e) {
     await embedded.close();
@@ -71,6 +73,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
+  io.stderr(`tuf-rotate: work folder ${workDir} (ceremonies and new key archives; choose it with --work DIR)\n`);
   io.stdout(`tuf-rotate: serving on ${server.url}\n`);
   const stop = (): void => {
     process.off('SIGINT', stop);
