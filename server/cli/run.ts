@@ -141,8 +141,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'practice-factory': {
     summary: "serve a practice factory's API alone, on loopback",
     usage:
-      'tuf-rotate practice-factory DIR [--port N] [--name NAME] [--users A,B] [--fault F]... [--json]\n' +
+      'tuf-rotate practice-factory DIR [--port N] [--name NAME] [--users A,B] [--wave NAME]... [--fault F]... [--json]\n' +
       '  --users admin-a,admin-b: further admins, each with DIR/users/NAME.token and its own polis-id.\n' +
+      '  --wave NAME: an active wave (E16) holding the production targets (blocks online key rotation).\n' +
       '  --fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] (default :once) rehearses a failure:\n' +
       '  apply=503 publishes the CI root only and answers 503 (a partial apply; finish it with publish --factory),\n' +
       '  apply=422 refuses apply, put=500 refuses the upload, apply=delay:MS makes every apply wait MS ms.',

@@ -668,6 +668,13 @@ function updatesJson(state: PracticeState, now: Date): JsonObject {
       args: { expires: String(ci.signed['expires']) },
     });
   }
+  if (tx !== undefined) {
+    // §6.3 rule 22: a staged expiry more than 366 days ahead is allowed, with a warning (docs conflict).
+    const staged = Date.parse(String(tx.ciRoot.signed['expires']));
+    if (Number.isFinite(staged) && staged - now.getTime() > 366 * 24 * 3600 * 1000) {
+      warnings.push({ kind: 'root-expires-late', message: 'The staged TUF root expires more than a year from now', args: { expires: String(tx.ciRoot.signed['expires']) } });
+    }
+  }
   const errors: JsonObject[] = [];
   if (tx !== undefined && !tx.signed) {
     errors.push({ kind: 'not-signed', message: 'The updated TUF roots are not signed by enough root keys', args: {} });

@@ -269,7 +269,7 @@ describe('Factory lifecycle through the CLI (practice factory, real HTTP)', () =
 describe('the fault switch: practice-factory --fault and serve --practice-fault', { skip: existsSync(MAIN) ? false : 'run npm run build first (npm test does)' }, () => {
   it('practice-factory DIR --fault apply=503 --users admin-b: a partial apply rehearsed and finished', async () => {
     const dir = path.join(tmp, 'switch');
-    const child = spawn(process.execPath, [MAIN, 'practice-factory', dir, '--fault', 'apply=503', '--users', 'admin-b', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'practice-factory', dir, '--fault', 'apply=503', '--users', 'admin-b', '--wave', 'wave-1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -283,6 +283,9 @@ describe('the fault switch: practice-factory --fault and serve --practice-fault'
       const info = JSON.parse(line) as { factory: string; apiUrl: string; tokenFile: string; faults: string; users: { name: string; tokenFile: string }[] };
       assert.match(info.faults, /apply answers 503 after publishing the CI root only \(a partial apply\) once/);
       assert.deepEqual(info.users.map((u) => u.name), ['owner', 'admin-b']);
+      const owner = new FoundriesClient({ apiUrl: info.apiUrl, factory: info.factory, token: (await fs.readFile(info.tokenFile, 'utf8')).trim() });
+      assert.deepEqual(Object.keys(await owner.waveTargets()), ['wave-1']);
+      assert.deepEqual(Object.keys(await owner.prodTargets()), ['main']);
       const target = ['--factory', info.factory, '--api-url', info.apiUrl, '--token-file', info.tokenFile];
       const out = path.join(dir, 'keys.v2.tgz');
       const r = await cli(['rotate', ...target, '--keys', path.join(dir, 'offline-keys.tgz'), '--out', out]);

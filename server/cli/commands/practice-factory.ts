@@ -9,7 +9,7 @@ import { intOption, one, parseArgs, usage } from '../args.js';
 import type { CliIo } from '../io.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['port', 'name', 'users', 'fault'], flags: ['json'] });
+  const args = parseArgs(argv, { options: ['port', 'name', 'users', 'fault', 'wave'], flags: ['json'] });
   if (args.positionals.length !== 1) throw usage('practice-factory takes one folder: tuf-rotate practice-factory DIR.');
   const dir = path.resolve(io.cwd, args.positionals[0] ?? '');
   const port = intOption(args, 'port', 0, 65535) ?? 0;
@@ -22,7 +22,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     await createPracticeFactory(dir, { ...(name !== undefined ? { name } : {}) });
   }
   const usersOpt = one(args, 'users');
-  const { addPracticeUsers } = await import('../../practice/create.js');
+  const { addPracticeUsers, addPracticeWave } = await import('../../practice/create.js');
+  for (const wave of args.options.get('wave') ?? []) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(wave)) throw usage(`"${wave}" is not a usable wave name (letters, digits, ".", "_", "-").`);
+    await addPracticeWave(dir, wave);
+  }
   const users = await addPracticeUsers(dir, usersOpt === undefined ? [] : usersOpt.split(',').map((u) => u.trim()).filter((u) => u !== ''));
   const config = JSON.parse(await fs.readFile(path.join(dir, FACTORY_FILE), 'utf8')) as { name: string };
   const app = await buildPracticeFactory(dir, { faults });
