@@ -25,16 +25,12 @@ import { buildPracticeFactory, practiceControl } from '../../server/practice/fac
 import { TOKEN_FILE, TRANSACTION_FILE } from '../../server/practice/state.js';
 import { startServerProcess, stopServerProcess } from '../helpers/server-process.js';
 import type { ServerProcess } from '../helpers/server-process.js';
+import { launchChromium, browserSkip } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const MAIN = path.join(ROOT, 'dist/server/main.js');
 
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install chromium): browser tests skipped`
-  : !existsSync(path.join(ROOT, 'dist/web/index.html'))
-    ? 'dist/web is missing: run `npm run build` first'
-    : false;
+const skip = browserSkip;
 
 describe('a Factory ceremony in the page, reconciled from the practice factory (chromium)', { skip, timeout: 180_000 }, () => {
   let tmp: string;
@@ -42,11 +38,7 @@ describe('a Factory ceremony in the page, reconciled from the practice factory (
   const servers: ServerProcess[] = [];
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-e2e-factory-'));
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -8,7 +8,7 @@
  * says published with the new archive as the valid one, and Current root shows version 2.
  */
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,16 +20,12 @@ import { assertValidArchive, clientsAccept } from '../helpers/accept.js';
 import { cli } from '../helpers/cli.js';
 import { exited, startServerProcess, stopServerProcess } from '../helpers/server-process.js';
 import type { ServerProcess } from '../helpers/server-process.js';
+import { launchChromium, browserSkip } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const MAIN = path.join(ROOT, 'dist/server/main.js');
 
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install chromium): browser tests skipped`
-  : !existsSync(path.join(ROOT, 'dist/web/index.html'))
-    ? 'dist/web is missing: run `npm run build` first'
-    : false;
+const skip = browserSkip;
 
 describe('the page opens on the reconciled ceremony (chromium)', { skip, timeout: 120_000 }, () => {
   let tmp: string;
@@ -37,11 +33,7 @@ describe('the page opens on the reconciled ceremony (chromium)', { skip, timeout
   const servers: ServerProcess[] = [];
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-e2e-ceremony-'));
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -7,23 +7,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { DEFAULT_CHANGELOG } from '../../shared/defaults.js';
+import { launchChromium, browserSkip } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const MAIN = path.join(ROOT, 'dist/server/main.js');
 
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install chromium): browser tests skipped`
-  : !existsSync(path.join(ROOT, 'dist/web/index.html'))
-    ? 'dist/web is missing: run `npm run build` first'
-    : false;
+const skip = browserSkip;
 
 interface Served {
   child: ChildProcess;
@@ -84,11 +81,7 @@ for (const width of [1280, 800]) {
       // An archive of another repository: its keys are not in the practice factory's root (outdated/wrong).
       execFileSync(process.execPath, [MAIN, 'practice', path.join(tmp, 'other'), '--json'], { cwd: tmp });
       s = await serve(tmp);
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      browser = await launchChromium();
       page = await (await browser.newContext({ viewport: { width, height: 900 } })).newPage();
       page.setDefaultTimeout(30_000);
       // Publish asks for a confirmation naming the target and the version: accept it.

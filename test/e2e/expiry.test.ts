@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { CeremonyStore } from '../../server/ceremony/store.js';
 import type { Browser, Page } from 'playwright-core';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { parseRoot } from '../../server/tuf/metadata.js';
+import { browserSkip } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,11 +26,7 @@ const SHOTS = path.join(ROOT, 'test-results/screenshots');
 const require = createRequire(import.meta.url);
 const DAY = 86_400_000;
 
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install chromium): browser tests skipped`
-  : !existsSync(path.join(ROOT, 'dist/web/index.html'))
-    ? 'dist/web is missing: run `npm run build` first'
-    : false;
+const skip = browserSkip;
 
 interface AxeResult {
   passes: unknown[];

@@ -6,7 +6,7 @@
  * page state, and the delay is long compared with a reload (the job is checked still running after it).
  */
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,18 +14,14 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { apiCall, startServerProcess, stopServerProcess } from '../helpers/server-process.js';
 import type { ServerProcess } from '../helpers/server-process.js';
+import { launchChromium, browserSkip } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const MAIN = path.join(ROOT, 'dist/server/main.js');
 /** Long compared with a page reload on a loaded machine; the test fails clearly (not flakily) if not. */
 const APPLY_DELAY_MS = 15_000;
 
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install chromium): browser tests skipped`
-  : !existsSync(path.join(ROOT, 'dist/web/index.html'))
-    ? 'dist/web is missing: run `npm run build` first'
-    : false;
+const skip = browserSkip;
 
 describe('a reload during a running job follows the job again (chromium)', { skip, timeout: 180_000 }, () => {
   let tmp: string;
@@ -33,11 +29,7 @@ describe('a reload during a running job follows the job again (chromium)', { ski
   let server: ServerProcess | undefined;
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-e2e-reload-'));
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,18 +15,14 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { cli } from '../helpers/cli.js';
+import { launchChromium, browserSkip } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const MAIN = path.join(ROOT, 'dist/server/main.js');
 const SHOTS = path.join(ROOT, 'test-results/screenshots');
 const require = createRequire(import.meta.url);
 
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install chromium): browser tests skipped`
-  : !existsSync(path.join(ROOT, 'dist/web/index.html'))
-    ? 'dist/web is missing: run `npm run build` first'
-    : false;
+const skip = browserSkip;
 
 interface AxeResult {
   passes: unknown[];
@@ -83,11 +79,7 @@ describe('signing-request panel (chromium)', { skip, timeout: 90_000 }, () => {
     origin = new URL(url).origin;
     token = /#token=([A-Za-z0-9_-]+)/.exec(url)?.[1] ?? '';
     assert.ok(token, url);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.setDefaultTimeout(20_000);
     const axeSource = await fs.readFile(require.resolve('axe-core/axe.min.js'), 'utf8');

@@ -19,18 +19,14 @@ import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page, Response } from 'playwright-core';
+import { launchChromium, browserSkip } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const MAIN = path.join(ROOT, 'dist/server/main.js');
 const SHOTS = path.join(ROOT, 'test-results/screenshots');
 const require = createRequire(import.meta.url);
 
-const skip = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install chromium): browser tests skipped`
-  : !existsSync(path.join(ROOT, 'dist/web/index.html'))
-    ? 'dist/web is missing: run `npm run build` first'
-    : false;
+const skip = browserSkip;
 
 /** The private values of every .sec in a key archive (fioctl layout: {"keyval":{"private":"…"}}). */
 function privateValues(archive: string): string[] {
@@ -128,11 +124,7 @@ describe('web wizard (chromium)', { skip, timeout: 300_000 }, () => {
     origin = new URL(url).origin;
     secrets.push(...privateValues(path.join(tmp, 'practice/factory/offline-keys.tgz')), ...privateValues(path.join(tmp, 'spec/offline-keys.tgz')));
 
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(20_000);
