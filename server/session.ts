@@ -13,6 +13,7 @@ import { FoundriesBackend } from './backends/foundries.js';
 import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundries-client.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
+import { userDirectoryOf } from './backends/user-directory.js';
 import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
 import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
 import type { RotateOptions } from './ceremony.js';
@@ -169,7 +170,7 @@ export class Session {
   }
 
   async root(): Promise<RootSummary> {
-    return rootSummary(await this.#currentRoot(true), this.#archive?.ring, this.o.now());
+    return rootSummary(await this.#currentRoot(true), this.#archive?.ring, this.o.now(), await userDirectoryOf(this.#target));
   }
 
   async history(): Promise<RootHistory> {
@@ -270,7 +271,7 @@ export class Session {
     this.#current = current;
     this.#published = undefined;
     this.#times = {};
-    return { target: this.#targetInfo(backend), root: rootSummary(current, this.#archive?.ring, this.o.now()) };
+    return { target: this.#targetInfo(backend), root: rootSummary(current, this.#archive?.ring, this.o.now(), await userDirectoryOf(backend)) };
   }
 
   /** For the changes preview (server/changes-preview.ts): the current root and the uploaded keys, read only. */
@@ -361,7 +362,7 @@ export class Session {
       }
       await recordPlanned(ceremony, prep, backend, { inputKeys: { source: 'the uploaded key archive', sha256: held.archive.sha256 } });
       this.#prep = prep;
-      this.#plan = planView(prep, held.ring);
+      this.#plan = planView(prep, held.ring, await userDirectoryOf(backend));
       this.#times = { planned: now.toISOString() };
       return { plan: this.#plan };
     });

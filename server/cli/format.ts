@@ -37,6 +37,14 @@ export function formatChain(chain: ChainReport, at: Date = new Date()): string {
   return lines.join('\n');
 }
 
+/** An `x-key-owners` change: "owner + KEYID: Name (polis-id 1a2b3c4d), added 2026-…". */
+function ownerLine(o: RootDiff['owners'][number]): string {
+  const who = (x: NonNullable<typeof o.from>): string => `${x.label ?? x.polisId ?? 'no polis-id'}${x.createdAt !== undefined ? `, added ${x.createdAt}` : ''}`;
+  if (o.from === undefined && o.to !== undefined) return `owner + ${o.keyid}: ${who(o.to)}`;
+  if (o.to === undefined && o.from !== undefined) return `owner - ${o.keyid}: ${who(o.from)}`;
+  return `owner ~ ${o.keyid}: ${o.from ? who(o.from) : '-'} -> ${o.to ? who(o.to) : '-'}`;
+}
+
 export function formatDiff(d: RootDiff): string {
   const out: string[] = [];
   out.push(`version: ${d.version.from} -> ${d.version.to}`);
@@ -53,6 +61,7 @@ export function formatDiff(d: RootDiff): string {
   }
   if (d.changelog && d.changelog.from?.message === d.changelog.to?.message) out.push(`changelog: ${JSON.stringify(d.changelog.to?.message ?? null)} (unchanged)`);
   else if (d.changelog) out.push(`changelog: ${JSON.stringify(d.changelog.from ?? null)} -> ${JSON.stringify(d.changelog.to ?? null)}`);
+  for (const o of d.owners) out.push(ownerLine(o));
   for (const f of d.otherFields) out.push(`~ ${f.path}: ${JSON.stringify(f.from ?? null)} -> ${JSON.stringify(f.to ?? null)}`);
   for (const w of d.warnings) out.push(`! ${w.severity}: ${w.message}`);
   return out.join('\n');

@@ -53,7 +53,9 @@ export const rootSummarySchema = {
         type: 'object',
         required: ['keyid', 'short'],
         additionalProperties: false,
-        properties: { keyid: str, short: str, polisId: str, createdAt: str },
+        // name: the owner's cleaned name when the Factory knows the user; label: "Name (polis-id 1a2b3c4d)"
+        // or the polis-id with why no name is shown (server/tuf/owner-names.ts).
+        properties: { keyid: str, short: str, polisId: str, createdAt: str, name: str, label: str },
       },
     },
   },

@@ -63,7 +63,8 @@ export const changelogSchema = {
 export const ownerSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { polisId: str, createdAt: str },
+  /** label: how the owner is shown, "Name (polis-id 1a2b3c4d)" when the Factory knows the user. */
+  properties: { polisId: str, createdAt: str, label: str },
 } as const;
 
 export const fromTo = { type: 'object', required: ['from', 'to'], additionalProperties: false } as const;

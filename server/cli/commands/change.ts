@@ -13,6 +13,7 @@ import type { ArchiveAddition } from '../../archive/write.js';
 import { readKeyArchive } from '../../archive/read.js';
 import type { FoundriesBackend } from '../../backends/foundries.js';
 import { LocalRepoBackend } from '../../backends/local-repo.js';
+import { userDirectoryOf } from '../../backends/user-directory.js';
 import { failedRules } from '../../ceremony.js';
 import { AppError } from '../../errors.js';
 import { ARCHIVE_FILE_LIMIT, emptyArchive, heldKeysForRole, keyRingFromArchive, loadKeyRing } from '../../keyring.js';
@@ -346,7 +347,8 @@ async function runChange(argv: string[], io: CliIo): Promise<number> {
       const old = oldOfflineTargetsKey(current, currentOnlineTargets, ring);
       factoryTargets = await resignProductionTargets(client, old, { keyid: newTargets.keyid, signer: signers.get(newTargets.keyid) as Signer });
     }
-    const diff = diffRoots(current, root, { now: t, heldKeyIds: [...signers.keys()] });
+    const users = await userDirectoryOf(backend); // a Factory's owners by name
+    const diff = diffRoots(current, root, { now: t, heldKeyIds: [...signers.keys()], ...(users ? { users } : {}) });
     // fioctl keeps one active key of a role per archive file ("It is not allowed to store more than one active private key per file").
     const notes: string[] = [];
     if (plan.dialect === 'foundries') {
