@@ -25,6 +25,7 @@ import {
   addTokenKey,
   downloadNewArchive,
   getExpiryCalendar,
+  getNewRoot,
   getRecord,
   getRoot,
   getRootHistory,
@@ -392,6 +393,11 @@ export class Wizard {
   /** Reminders of the target's root expiries, as an iCalendar Blob (GET /api/root/expiry.ics). */
   async downloadExpiryCalendar(): Promise<Blob | undefined> {
     return this.#run('root', () => download(getExpiryCalendar));
+  }
+
+  /** The signed new root file (GET /api/root/new) as a Blob, for the Publish step's download. */
+  async downloadNewRoot(): Promise<Blob | undefined> {
+    return this.#run('publish', () => download(getNewRoot));
   }
 
   async publishRoot(): Promise<void> {
