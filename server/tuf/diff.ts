@@ -76,7 +76,7 @@ export interface RootDiff {
   /** Every role of either root, unchanged ones included. */
   roles: RoleChange[];
   /** Present when either root has an `x-changelog`. */
-  changelog?: { from?: Changelog; to?: Changelog };
+  changelog?: { from?: Changelog & { label?: string }; to?: Changelog & { label?: string } };
   /** Key owners (`x-key-owners`) added, removed or changed. */
   owners: OwnerChange[];
   /** Every other difference in `signed` (unknown fields, changed key objects, …). */
@@ -428,8 +428,10 @@ export function diffRoots(old: Root, next: Root | JsonObject, ctx: DiffContext):
   };
   if (old.changelog !== undefined || nextRoot.changelog !== undefined) {
     const changelog: NonNullable<RootDiff['changelog']> = {};
-    if (old.changelog !== undefined) changelog.from = old.changelog;
-    if (nextRoot.changelog !== undefined) changelog.to = nextRoot.changelog;
+    // The author's polis-id by name too, as the owners (label).
+    const by = (c: Changelog): Changelog & { label?: string } => (c.polisId === undefined ? { ...c } : { ...c, label: ownerName(c.polisId, ctx.users).label });
+    if (old.changelog !== undefined) changelog.from = by(old.changelog);
+    if (nextRoot.changelog !== undefined) changelog.to = by(nextRoot.changelog);
     diff.changelog = changelog;
   }
   return diff;

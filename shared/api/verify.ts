@@ -57,7 +57,8 @@ export const warningSchema = {
 export const changelogSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { polisId: str, message: str, timestamp: str },
+  /** label: the author as "Name (polis-id 1a2b3c4d)" (in a diff, server/tuf/owner-names.ts). */
+  properties: { polisId: str, message: str, timestamp: str, label: str },
 } as const;
 
 export const ownerSchema = {

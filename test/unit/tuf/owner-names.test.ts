@@ -69,6 +69,8 @@ describe('owner names', () => {
     assert.ok(!w?.message.includes(POLIS));
     assert.equal(d.owners[0]?.to?.label, 'Ada Lovelace (polis-id 00000000)');
     assert.match(formatDiff(d), /^owner \+ 685c4168[0-9a-f]{56}: Ada Lovelace \(polis-id 00000000\), added /m);
+    // The changelog's author too (x-changelog polis-id).
+    assert.match(formatDiff(d), /^changelog: none -> "Rotate TUF root offline signing key" \(by Ada Lovelace \(polis-id 00000000\), 2025-/m);
 
     const unknown = diffRoots(v1, v2, { now: NOW, users: directoryOfSelf({ polisId: 'me', name: 'Me' }) });
     assert.ok(unknown.warnings.some((x) => x.code === 'SINGLE_HOLDER' && x.message.includes(`polis-id ${POLIS} (${NOT_KNOWN})`)));
