@@ -41,6 +41,9 @@ describe('the CLI names key owners from the Factory users (rotate, diff --factor
     assert.match(r.stdout, new RegExp(`^owner \\+ [0-9a-f]{64}: ${label.replace(/[()]/g, '\\$&')}, added `, 'm'));
     assert.match(r.stdout, new RegExp(`^changelog: none -> "Rotate TUF root offline signing key" \\(by ${label.replace(/[()]/g, '\\$&')}, `, 'm'));
     assert.ok(!r.stdout.includes(polis), 'the polis UUID itself is not printed');
+    // #14: an unchanged threshold is said so, not "threshold 1 -> 1".
+    assert.match(r.stdout, /^role root: threshold 1 \(unchanged\)$/m);
+    assert.doesNotMatch(r.stdout, /threshold (\d+) -> \1\b/);
 
     // diff of two root files: by polis-id alone; with --factory, this Factory does not know the fixture's owner.
     const v1 = fileURLToPath(new URL('foundries/root-v1.json', SHARED_FIXTURES));

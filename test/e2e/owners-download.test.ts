@@ -164,6 +164,7 @@ describe('offline mode: download the signed root (chromium, serve --offline)', {
     const result = await page.locator('.result').innerText();
     assert.match(result, /Written/);
     assert.match(result, /nothing was sent anywhere/i);
+    assert.doesNotMatch(result, /Published/, 'offline mode only wrote a file');
     const written = path.join(tmp, 'work', '2.root.json');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download 2.root.json' }).click()]);
     assert.equal(download.suggestedFilename(), '2.root.json');
