@@ -28,7 +28,7 @@ import { CeremonyStore } from './ceremony/store.js';
 import { exists } from './util/fs-atomic.js';
 import { closeKeyRing, emptyArchive, heldKeysForRole, keyRingFromArchive } from './keyring.js';
 import type { HeldKey, KeyRing } from './keyring.js';
-import type { TokenKeyReply } from '../shared/api.js';
+import type { PemKeyReply, TokenKeyReply } from '../shared/api.js';
 import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
@@ -319,6 +319,18 @@ export class Session {
       ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}),
       tokenKey: { uri: signer.uri, label: t.label, serial: t.serial, manufacturer: t.manufacturer, model: t.model, algorithm: signer.publicKey.algorithm, bits: signer.publicKey.bits },
     };
+  }
+
+  /** A PEM private key file joins the keys (beside an uploaded archive, or alone): server/pem-key.ts. */
+  async addPemKey(body: { pem: string; name?: string }): Promise<PemKeyReply> {
+    this.#idle();
+    this.#notPublished();
+    const { joinPemKey } = await import('./pem-key.js');
+    const joined = joinPemKey(this.#archive, body);
+    await this.#discardRotation();
+    this.#archive = { archive: joined.archive, ring: joined.ring };
+    const root = await this.#currentOrUndefined();
+    return { archive: archiveView(joined.archive, joined.ring, root).archive, ...(root ? { rootKeys: rootKeysHeld(joined.ring, root) } : {}), pemKey: joined.pemKey };
   }
 
   startPlan(body: PlanBody): Job {

@@ -19,6 +19,7 @@ import { rootSummarySchema, targetInfoSchema } from './api/root.js';
 import { archiveReplySchema, archiveSummarySchema, rootKeysHeldSchema } from './api/archive.js';
 import { askedChangeSchema, changesPreviewSchema, planResultSchema, planSummarySchema, publishResultSchema, saveResultSchema, signResultSchema } from './api/rotation.js';
 import { jobSchema, jobStartedSchema } from './api/jobs.js';
+import { addPemKey } from './api/pem-key.js';
 import { emptyBody, historySchema, recordSchema, recoverySchema, sessionSchema } from './api/session.js';
 
 export { apiErrorSchema, errorReply, keySummarySchema } from './api/common.js';
@@ -274,6 +275,7 @@ export const ROUTES = [
   getExpiryCalendar,
   uploadArchive,
   addTokenKey,
+  addPemKey,
   startPlan,
   previewChanges,
   startSign,
@@ -308,6 +310,8 @@ export type ArchiveSummaryReply = FromSchema<typeof archiveSummarySchema>;
 export type RootKeysHeld = FromSchema<typeof rootKeysHeldSchema>;
 export type ArchiveReply = FromSchema<typeof archiveReplySchema>;
 export type TokenKeyReply = FromSchema<(typeof addTokenKey)['reply']>;
+export { addPemKey };
+export type PemKeyReply = FromSchema<(typeof addPemKey)['reply']>;
 export type PlanSummary = FromSchema<typeof planSummarySchema>;
 export type PlanResult = FromSchema<typeof planResultSchema>;
 export type ChangesPreviewReply = FromSchema<typeof changesPreviewSchema>;

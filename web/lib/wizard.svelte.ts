@@ -20,8 +20,10 @@ import type {
   SignResult,
   TargetInfo,
   TokenKeyReply,
+  PemKeyReply,
 } from '../../shared/api.js';
 import {
+  addPemKey,
   addTokenKey,
   downloadNewArchive,
   getExpiryCalendar,
@@ -337,6 +339,17 @@ export class Wizard {
   async addTokenKey(body: { module?: string; token: string; key: string; pin: string }): Promise<TokenKeyReply | undefined> {
     return this.#run('keys', async () => {
       const r = await call<TokenKeyReply>(addTokenKey, body);
+      this.#archive = { archive: r.archive, ...(r.rootKeys ? { rootKeys: r.rootKeys } : {}) };
+      this.#resetFrom('archive');
+      this.#root = await call<RootSummary>(getRoot);
+      return r;
+    });
+  }
+
+  /** A PEM private key file joins the keys (read in memory by the local server, like the archive). */
+  async addPemKey(pem: string, name: string): Promise<PemKeyReply | undefined> {
+    return this.#run('keys', async () => {
+      const r = await call<PemKeyReply>(addPemKey, { pem, name });
       this.#archive = { archive: r.archive, ...(r.rootKeys ? { rootKeys: r.rootKeys } : {}) };
       this.#resetFrom('archive');
       this.#root = await call<RootSummary>(getRoot);
