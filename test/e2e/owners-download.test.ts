@@ -4,7 +4,8 @@
  * - key owners are shown by name ("Name (polis-id 1a2b3c4d)"), not by polis UUID: the single-owner
  *   warning of the Diff step and the Current root's key owners, with a hostile name that must
  *   neither inject markup nor pass for a key ID;
- * - offline mode offers the signed root as a download (VERSION.root.json, the written bytes).
+ * - offline mode offers the signed root as a download (VERSION.root.json, the written bytes);
+ * - a PEM private key file as the key source in the Keys step (no archive).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { findRoleSigner, readKeyArchive } from '../../server/archive/read.js';
 import { createPracticeFactory } from '../../server/practice/create.js';
+import { parseRoot } from '../../server/tuf/metadata.js';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { cleanUserName } from '../../server/tuf/owner-names.js';
 import { browserSkip, launchChromium } from '../helpers/browser.js';
@@ -51,10 +54,18 @@ async function stop(s: Served | undefined): Promise<void> {
   }
 }
 
-/** Keys → Current root → Plan → Diff (returns the Diff step's text) → Sign → Save → Publish. */
-async function rotate(page: Page, archive: string, atDiff: () => Promise<void>): Promise<void> {
-  await page.setInputFiles('#archive-file', archive);
-  await page.getByText(/holds 1 of the current root keys/).waitFor();
+/** Keys (a .tgz archive, or a PEM key file) → Current root → Plan → Diff (`atDiff`) → Sign → Save → Publish. */
+async function rotate(page: Page, keys: { archive: string } | { pem: string }, atDiff: () => Promise<void>): Promise<void> {
+  if ('archive' in keys) {
+    await page.setInputFiles('#archive-file', keys.archive);
+    await page.getByText(/The archive holds 1 of the current root keys/).waitFor();
+  } else {
+    await page.getByText('Or use a PEM private key file').click();
+    await page.setInputFiles('#pem-file', keys.pem);
+    await page.getByText(/Your keys hold 1 of the current root keys/).waitFor();
+    assert.match(await page.locator('details.pem [role="status"]').innerText(), /Using root\.pem: ed25519 256 bits/);
+    assert.equal(await page.locator('table').count(), 0, 'no empty archive table for PEM keys alone');
+  }
   await page.getByRole('button', { name: 'Next: review the current root' }).click();
   await page.getByRole('button', { name: 'Next: plan the rotation' }).click();
   await page.getByRole('button', { name: 'Generate the new key and plan' }).click();
@@ -108,7 +119,7 @@ describe('key owners by name (chromium, practice factory)', { skip: browserSkip,
     page.on('dialog', (d) => void d.accept());
     await page.goto(s.url);
     await page.locator('#keys-h').waitFor();
-    await rotate(page, path.join(tmp, 'practice', 'factory', 'offline-keys.tgz'), async () => {
+    await rotate(page, { archive: path.join(tmp, 'practice', 'factory', 'offline-keys.tgz') }, async () => {
       const warnings = await page.locator('.warning').allInnerTexts();
       const single = warnings.filter((w) => w.includes('belongs to'));
       assert.ok(single.length > 0, warnings.join(' | '));
@@ -132,7 +143,7 @@ describe('key owners by name (chromium, practice factory)', { skip: browserSkip,
   });
 });
 
-describe('offline mode: download the signed root (chromium, serve --offline)', { skip: browserSkip, timeout: 180_000 }, () => {
+describe('offline mode with a PEM key file: download the signed root (chromium, serve --offline)', { skip: browserSkip, timeout: 180_000 }, () => {
   let tmp: string;
   let s: Served | undefined;
   let browser: Browser | undefined;
@@ -159,7 +170,12 @@ describe('offline mode: download the signed root (chromium, serve --offline)', {
     await page.setInputFiles('#root-file', path.join(made.repo, 'metadata', 'root.json'));
     await page.getByRole('button', { name: 'Use this target' }).click();
     await page.locator('#keys-h').waitFor();
-    await rotate(page, made.archive, async () => undefined);
+    // The root key as a PEM file (no archive): #14 "no PEM key upload in the page".
+    const pem = path.join(tmp, 'root.pem');
+    const v1 = parseRoot(await fs.readFile(path.join(made.repo, 'metadata', 'root.json')));
+    const archive = await readKeyArchive(await fs.readFile(made.archive), { name: 'practice archive' });
+    await fs.writeFile(pem, findRoleSigner(archive, v1).privateKey.toPem(), { mode: 0o600 });
+    await rotate(page, { pem }, async () => undefined);
 
     const result = await page.locator('.result').innerText();
     assert.match(result, /Written/);
