@@ -14,6 +14,7 @@ import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundrie
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
 import { userDirectoryOf } from './backends/user-directory.js';
+import { FIRST_TIME_SOURCE, firstTimeHeld, firstTimeKeysPath } from './first-time.js';
 import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
 import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
 import type { RotateOptions } from './ceremony.js';
@@ -337,12 +338,16 @@ export class Session {
     this.#idle();
     this.#notPublished();
     const backend = this.#backend();
-    const held = this.#archive;
+    // A first-time Factory rotation uploads nothing: the Factory hands over its first root key (server/first-time.ts).
+    const firstTime = backend.firstTime === true;
+    const held = firstTime ? firstTimeHeld() : this.#archive;
     if (!held) throw state('No key archive has been uploaded.', 'Upload the key archive (.tgz) first.');
     return this.jobs.start('plan', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
       await this.#discardRotation();
       const now = this.o.now();
+      const firstTimeOut = firstTime ? await firstTimeKeysPath(this.o.workDir, (backend as { client?: { factory?: string } }).client?.factory ?? 'factory', now) : undefined;
+      const keys = held;
       // One ceremony at a time per work folder: one with saved keys is abandoned only when asked by id.
       const ceremony = await startCeremony(this.#store, backend, {
         who: 'server',
@@ -350,15 +355,16 @@ export class Session {
         ...(this.o.env ? { env: this.o.env } : {}),
         changes: [{ op: 'rotate-key', role: 'root', keyType: body.keyType }],
         ...(body.abandon !== undefined ? { abandon: body.abandon } : {}),
-        inputKeys: (current) => (heldKeysForRole(held.ring, current).size > 0 ? { source: 'the uploaded key archive', sha256: held.archive.sha256 } : undefined),
+        inputKeys: (current) => (heldKeysForRole(keys.ring, current).size > 0 ? { source: 'the uploaded key archive', sha256: keys.archive.sha256 } : undefined),
       });
       this.#ceremony = ceremony;
       let prep: PreparedRotation;
       try {
         prep = await prepareRotation(
         backend,
-        held.ring,
+        keys.ring,
         {
+          ...(firstTimeOut !== undefined ? { firstTimeOut } : {}),
           keyType: body.keyType,
           now,
           ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
@@ -372,9 +378,11 @@ export class Session {
         await ceremony.transition('cancelled', 'plan failed', { reason: e instanceof AppError ? e.message : 'the plan step failed; nothing was published' }).catch(() => undefined);
         throw e;
       }
-      await recordPlanned(ceremony, prep, backend, { inputKeys: { source: 'the uploaded key archive', sha256: held.archive.sha256 } });
+      const inputKeys = firstTimeOut !== undefined ? { source: FIRST_TIME_SOURCE, path: firstTimeOut } : { source: 'the uploaded key archive', sha256: keys.archive.sha256 };
+      await recordPlanned(ceremony, prep, backend, { inputKeys });
+      if (firstTime) this.#archive = { archive: keys.ring.archive ?? keys.archive, ring: keys.ring }; // the first root key, as if uploaded
       this.#prep = prep;
-      this.#plan = planView(prep, held.ring, await userDirectoryOf(backend));
+      this.#plan = planView(prep, keys.ring, await userDirectoryOf(backend));
       this.#times = { planned: now.toISOString() };
       return { plan: this.#plan };
     });
@@ -518,7 +526,7 @@ export class Session {
 
   #step(): SessionState['step'] {
     if (!this.#target) return 'target';
-    if (!this.#archive) return 'keys';
+    if (!this.#archive && this.#target.firstTime !== true) return 'keys';
     if (this.#published) return 'done';
     if (!this.#prep) return 'plan';
     if (!this.#signed || !this.#signed.report.ok) return 'sign';
@@ -539,11 +547,11 @@ export class Session {
     const apiUrl = body.apiUrl ?? DEFAULT_API_URL;
     const client = new FoundriesClient({ apiUrl, factory: body.factory, token });
     const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(apiUrl);
-    return new FoundriesBackend(client, { practice: loopback });
+    return new FoundriesBackend(client, { practice: loopback, firstTime: body.firstTime === true });
   }
 
   #targetInfo(b: Backend): TargetInfo {
-    return { kind: b.kind, description: b.description };
+    return { kind: b.kind, description: b.description, ...(b.firstTime === true ? { firstTime: true } : {}) };
   }
 
   #backend(): Backend {

@@ -80,6 +80,8 @@ export const setTarget = {
           apiUrl: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^https?://' },
           tokenFile: { type: 'string', minLength: 1, maxLength: 4096 },
           token: { type: 'string', minLength: 1, maxLength: 4096, pattern: '^[^\\s]+$' },
+          /** A first-time rotation: the Factory still holds the first root key and hands it over at the plan step. */
+          firstTime: { type: 'boolean' },
         },
       },
     ],

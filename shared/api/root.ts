@@ -6,7 +6,8 @@ export const targetInfoSchema = {
   type: 'object',
   required: ['kind', 'description'],
   additionalProperties: false,
-  properties: { kind: targetKind, description: str },
+  /** firstTime: a Foundries first-time rotation (no keys to upload; the Factory hands over its first root key). */
+  properties: { kind: targetKind, description: str, firstTime: bool },
 } as const;
 
 export const rootSummarySchema = {

@@ -50,7 +50,7 @@ export type TargetBody =
   | { kind: 'practice' | 'practice-factory' }
   | { kind: 'repo'; dir: string }
   | { kind: 'offline'; root: Record<string, unknown> }
-  | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string };
+  | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string; firstTime?: boolean };
 
 type Role = 'root' | 'targets' | 'snapshot' | 'timestamp';
 /** One change of POST /api/changes/preview (shared/api.ts `askedChangeSchema`), spelled out like TargetBody. */
@@ -185,7 +185,8 @@ export class Wizard {
       case 'root':
         return this.#target !== null;
       case 'plan':
-        return this.#target !== null && this.#archive !== null && !this.#publish;
+        // A first-time Factory rotation needs no upload: the Factory hands over its first root key.
+        return this.#target !== null && (this.#archive !== null || this.#target.firstTime === true) && !this.#publish;
       case 'diff':
         return this.#plan !== null;
       case 'sign':
