@@ -54,6 +54,8 @@ export interface PreparedChanges extends DraftChanges {
   polisId?: string;
   /** The current (applied) online targets key of a Factory: not the offline one to re-sign production targets for. */
   currentOnlineTargets?: string;
+  /** A Factory's online key IDs: applied now, and in the staged roots (E9 `online-keys`). */
+  onlineKeys?: { before: Partial<Record<'targets' | 'snapshot' | 'timestamp', string>>; after: Partial<Record<'targets' | 'snapshot' | 'timestamp', string>> };
   /**
    * The plan cannot be staged partly signed: a targets-key rotation (its production targets need the
    * new key's signature) or a new key owned by someone other than the caller (rule 21).
@@ -117,6 +119,7 @@ export async function prepareChanges(draft: DraftChanges, progress: Progress = (
     if (begun.polisId !== undefined) extra.polisId = begun.polisId;
     if (begun.prodTargetsThreshold !== undefined) extra.prodTargetsThreshold = begun.prodTargetsThreshold;
     let currentOnlineTargets: string | undefined;
+    let onlineKeys: PreparedChanges['onlineKeys'];
     if (client !== undefined) {
       const online = draft.asked.find((a) => a.kind === 'rotate-online-keys');
       if (online !== undefined && online.kind === 'rotate-online-keys') {
@@ -132,6 +135,7 @@ export async function prepareChanges(draft: DraftChanges, progress: Progress = (
         if (prodT !== undefined) extra.prodTargetsThreshold = prodT;
       }
       currentOnlineTargets = updates.current.onlineKeys.targets;
+      onlineKeys = { before: updates.current.onlineKeys, after: updates.updated?.onlineKeys ?? updates.current.onlineKeys };
     }
     heldSigners(draft.ring, base, draft.signers);
     progress('plan', 'Planning the changes on the staged root');
@@ -145,6 +149,7 @@ export async function prepareChanges(draft: DraftChanges, progress: Progress = (
       factory,
       ...(begun.polisId !== undefined ? { polisId: begun.polisId } : {}),
       ...(currentOnlineTargets !== undefined ? { currentOnlineTargets } : {}),
+      ...(onlineKeys !== undefined ? { onlineKeys } : {}),
       unstageable,
     };
   } catch (e) {

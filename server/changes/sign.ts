@@ -47,11 +47,12 @@ export interface SignedChanges {
  * comes back with `report.ok` false (the caller refuses it); the Factory targets are signed only
  * for a root that passes.
  */
-export async function signChanges(prep: PreparedChanges, progress: Progress = () => {}, o: { archiveName?: string } = {}): Promise<SignedChanges> {
+export async function signChanges(prep: PreparedChanges, progress: Progress = () => {}, o: { archiveName?: string; metadata?: MetadataFile[] } = {}): Promise<SignedChanges> {
   const { plan, signers, backend } = prep;
   const t = prep.opts.now;
   let metadata: MetadataFile[] = [];
-  if (plan.dialect === 'spec' && metadataToResign(plan).length > 0) {
+  if (o.metadata !== undefined) metadata = o.metadata; // re-signed at plan (the page shows them before Sign)
+  else if (plan.dialect === 'spec' && metadataToResign(plan).length > 0) {
     if (!(backend instanceof LocalRepoBackend)) {
       throw new AppError('CHANGE_REFUSED', 'Changing targets, snapshot or timestamp keys re-signs the repository metadata; give the repository with --repo DIR.', 'Choose the repository folder as the target, not a root file alone.');
     }
