@@ -9,18 +9,13 @@ import type { CeremonyRecord, Job, PublishResultReply, RecoveryInfo, RootHistory
 import { readKeyArchive } from './archive/read.js';
 import type { KeyArchive } from './archive/read.js';
 import type { Backend } from './backends/backend.js';
-import { FoundriesBackend } from './backends/foundries.js';
-import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundries-client.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
 import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
 import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
-import type { RotateOptions } from './ceremony.js';
-import { pinFromValue } from './signers/pin.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
 import type { Ceremony } from './ceremony/ceremony.js';
-import { backendFromRef, refOf, sameTarget } from './ceremony/reconcile.js';
 import type { Reconciled } from './ceremony/reconcile.js';
 import { openCeremony, publishSaved, recordPlanned, recordSaved, recordSigned, startCeremony } from './ceremony/steps.js';
 import { CeremonyStore } from './ceremony/store.js';
@@ -29,11 +24,16 @@ import { closeKeyRing, emptyArchive, heldKeysForRole, keyRingFromArchive } from 
 import type { HeldKey, KeyRing } from './keyring.js';
 import type { TokenKeyReply } from '../shared/api.js';
 import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
-import { parseRoot } from './tuf/metadata.js';
+import { ChangeRun } from './session/changes.js';
+import { buildRecord } from './session/record.js';
+import { backendOfCeremony, recoveryInfo } from './session/recovery.js';
+import { factoryBackend, newTokenKeyOption } from './session/targets.js';
+import { publishSavedChanges } from './ceremony/change-steps.js';
+import type { AskedChange } from './change-keys.js';import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
 import type { Root, RootDocument } from './tuf/model.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
-import { archiveView, historyView, planView, rootKeysHeld, rootSummary, signedSha256, signView } from './views.js';
+import { archiveView, historyView, planView, rootKeysHeld, rootSummary, signView } from './views.js';
 
 export interface SessionOptions {
   /** The work folder: its ceremonies, and where new archives (and an offline target's new root) are written by default. */
@@ -51,19 +51,6 @@ export interface SessionOptions {
 
 const NEW_ARCHIVE_LIMIT = 64 * 1024 * 1024;
 
-/** The page's "new key in a hardware token" fields as the ceremony's option (the PIN goes to C_Login only). */
-function newTokenKeyOption(
-  t: { module?: string; token: string; key: string; pin: string; existing?: boolean; ackNoBackup?: string },
-  env: Record<string, string | undefined>,
-): NonNullable<RotateOptions['newTokenKey']> {
-  return {
-    uri: formatPkcs11Uri({ token: t.token, object: t.key }),
-    pkcs11: { modulePath: t.module, env, pin: pinFromValue(t.pin) },
-    noBackupAck: t.ackNoBackup?.trim(),
-    existing: t.existing === true,
-  };
-}
-
 function state(message: string, hint: string): AppError {
   return new AppError('SESSION_STATE', message, hint);
 }
@@ -73,6 +60,8 @@ export class Session {
   #current: Root | undefined;
   #archive: { archive: KeyArchive; ring: KeyRing } | undefined;
   #prep: PreparedRotation | undefined;
+  /** Several key changes (POST /api/plan with `changes`) instead of the root-key rotation. */
+  #run: ChangeRun | undefined;
   #plan: PlanResult | undefined;
   #signed: SignedRotation | undefined;
   #sign: SignResult | undefined;
@@ -104,6 +93,7 @@ export class Session {
     if (opened && opened.ceremony.id !== this.#ceremony?.id) {
       // Another process (the CLI, or an earlier server) started a ceremony: this process's memory of steps is not it.
       this.#prep = undefined;
+      this.#run = undefined;
       this.#plan = undefined;
       this.#signed = undefined;
       this.#sign = undefined;
@@ -113,32 +103,6 @@ export class Session {
     if (opened) this.#ceremony = opened.ceremony;
     this.#last = opened;
     return opened;
-  }
-
-  /** What the reconciled ceremony means, for the page. */
-  #recovery(opened: { ceremony: Ceremony; reconciled: Reconciled } | undefined): RecoveryInfo {
-    if (!opened) return { state: 'none', message: `There is no ceremony in the work folder ${this.o.workDir} yet.`, actions: ['new-ceremony'] };
-    const r = opened.reconciled;
-    const actions: NonNullable<RecoveryInfo['actions']> = [];
-    const factory = r.target.kind === 'factory' || r.target.kind === 'practice';
-    if (r.state === 'keys-saved' && !factory) actions.push('publish-saved');
-    if (factory && r.state === 'partly-applied') actions.push('re-apply');
-    if (factory && r.reachable && ((r.state === 'staged' || r.state === 'signed' || r.state === 'keys-saved') || r.otherTransaction?.status === 'STARTED')) actions.push('cancel');
-    if (r.state !== 'partly-applied') actions.push('new-ceremony');
-    return {
-      state: r.state,
-      message: r.message,
-      ceremony: r.id,
-      target: r.target as TargetInfo,
-      ...(r.validArchive !== null ? { validArchive: r.validArchive } : {}),
-      ...(r.validArchiveSha256 !== undefined ? { validArchiveSha256: r.validArchiveSha256 } : {}),
-      ...(r.newArchive ? { newArchive: r.newArchive.path, newArchiveSha256: r.newArchive.sha256 } : {}),
-      ...(r.version !== undefined ? { version: r.version } : {}),
-      ...(r.newVersion !== undefined ? { newVersion: r.newVersion } : {}),
-      ...(r.txid !== undefined ? { txid: r.txid } : {}),
-      reachable: r.reachable,
-      actions,
-    };
   }
 
   #progress(progress: (step: string, detail?: string) => void): (step: string, detail?: string) => void {
@@ -160,11 +124,17 @@ export class Session {
     if (busy) out.busyJobId = busy.id;
     if (this.#target) out.target = this.#targetInfo(this.#target);
     if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined());
+    const run = this.#run;
+    if (run) {
+      out.plan = run.plan;
+      if (run.sign) out.sign = run.sign;
+      if (run.saved) out.save = { path: run.saved.path, sha256: run.saved.sha256, bytes: run.saved.bytes };
+    }
     if (this.#plan) out.plan = this.#plan;
     if (this.#sign) out.sign = this.#sign;
     if (this.#saved) out.save = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
     if (this.#published) out.publish = { location: this.#published.location, version: this.#published.version, verify: this.#published.verify };
-    out.recovery = this.#recovery(opened);
+    out.recovery = recoveryInfo(opened, this.o.workDir);
     return out;
   }
 
@@ -183,13 +153,15 @@ export class Session {
 
   /** The signed new root document (public), after the sign step. */
   newRoot(): { document: RootDocument; version: number } {
+    const changed = this.#run?.signed;
+    if (changed) return { document: changed.root, version: changed.parsed.version };
     if (!this.#signed) throw state('There is no signed new root yet.', 'Run the sign step first.');
     return { document: this.#signed.document, version: this.#signed.root.version };
   }
 
   /** The saved new archive, read back from disk and checked against the SHA-256 shown at save. */
   async newArchive(): Promise<{ bytes: Uint8Array; name: string }> {
-    const saved = this.#saved ?? this.#ceremony?.savedArchive();
+    const saved = this.#saved ?? this.#run?.saved ?? this.#ceremony?.savedArchive();
     if (!saved) throw state('The new key archive has not been saved yet.', 'Run the save step first; the download is the file it wrote.');
     const bytes = await readFileLimited(saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
     if (sha256Hex(bytes) !== saved.sha256) {
@@ -200,37 +172,37 @@ export class Session {
 
   /** The ceremony record: facts and verification results, no secrets. */
   record(): CeremonyRecord {
+    const target = this.#target;
+    const archive = this.#archive;
+    const run = this.#run;
+    const common = { times: this.#times, now: this.o.now(), ...(this.#published ? { published: { location: this.#published.location, report: this.#published.report } } : {}) };
+    if (run?.signed && target && archive) {
+      const p = run.prep.plan;
+      return buildRecord({
+        ...common,
+        target: this.#targetInfo(target),
+        current: run.prep.current,
+        signed: run.signed.parsed,
+        report: run.signed.report,
+        newKeyId: (p.newKeys.find((k) => k.role === 'root') ?? p.newKeys[0])?.keyid ?? '',
+        inputArchiveSha256: archive.archive.sha256,
+        saved: run.saved,
+      });
+    }
     const prep = this.#prep;
     const signed = this.#signed;
-    if (!prep || !signed || !this.#target || !this.#archive) throw state('There is nothing to record yet.', 'Plan and sign a rotation first.');
-    const view = (r: Root) => ({
-      version: r.version,
-      expires: r.expires,
-      sha256: signedSha256(r),
-      rootKeyIds: r.roles['root']?.keyids ?? [],
-      rootThreshold: r.roles['root']?.threshold ?? 0,
-    });
-    const oldIds = Object.keys(prep.current.keys);
-    const newIds = Object.keys(signed.root.keys);
-    const out: CeremonyRecord = {
-      tool: 'tuf-rotate',
-      // When the ceremony's last step happened: the same on every fetch of the record.
-      createdAt: this.#times.published ?? this.#times.saved ?? this.#times.signed ?? this.#times.planned ?? this.o.now().toISOString(),
-      target: this.#targetInfo(this.#target),
-      dialect: signed.root.dialect,
-      old: view(prep.current),
-      new: view(signed.root),
+    if (!prep || !signed || !target || !archive) throw state('There is nothing to record yet.', 'Plan and sign a rotation first.');
+    return buildRecord({
+      ...common,
+      target: this.#targetInfo(target),
+      current: prep.current,
+      signed: signed.root,
+      report: signed.report,
       newKeyId: prep.plan.newKeyId,
-      keyIdsAdded: newIds.filter((id) => !oldIds.includes(id)),
-      keyIdsRemoved: oldIds.filter((id) => !newIds.includes(id)),
-      inputArchiveSha256: this.#archive.archive.sha256,
-      verification: { signed: signed.report, ...(this.#published ? { published: this.#published.report } : {}) },
-      times: this.#times,
-    };
-    if (this.#saved) out.archive = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
-    if (this.#published) out.published = { location: this.#published.location };
-    if (prep.expiredOverride) out.allowExpired = prep.expiredOverride; // #13 expired-root override
-    return out;
+      inputArchiveSha256: archive.archive.sha256,
+      saved: this.#saved,
+      allowExpired: prep.expiredOverride,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -261,7 +233,7 @@ export class Session {
         backend = await this.o.practiceFactoryTarget();
         break;
       case 'factory':
-        backend = this.#factoryBackend(body);
+        backend = factoryBackend(body, this.o.workDir, this.o.env ?? {});
         break;
     }
     const current = await backend.currentRoot();
@@ -326,6 +298,16 @@ export class Session {
     const backend = this.#backend();
     const held = this.#archive;
     if (!held) throw state('No key archive has been uploaded.', 'Upload the key archive (.tgz) first.');
+    const changes = body.changes as AskedChange[] | undefined;
+    const onlyRoot = changes !== undefined && changes.length === 1 && changes[0]?.kind === 'rotate-key' && changes[0].role === 'root';
+    if (changes !== undefined && body.newTokenKey !== undefined && !onlyRoot) {
+      throw new AppError('BAD_REQUEST', 'A new key in a hardware token is for the root-key rotation alone, not for other key changes.', 'Either rotate only the root key with the new key in the token, or leave the token out: the changes generate their keys and save them in the new archive.');
+    }
+    if (changes !== undefined && body.expiresDays !== undefined && !(onlyRoot && body.newTokenKey !== undefined)) {
+      throw new AppError('BAD_REQUEST', 'The expiry in days is for the root-key rotation; with several key changes, add a "refresh the expiry" change instead.', 'Add the change that refreshes the expiry, with its number of days.');
+    }
+    // The root-key rotation with a new key in a token is the rotation itself; any other changes run through the change core.
+    if (changes !== undefined && !(onlyRoot && body.newTokenKey !== undefined)) return this.#startChangesPlan(body, changes, backend, held);
     return this.jobs.start('plan', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
       await this.#discardRotation();
@@ -367,9 +349,38 @@ export class Session {
     });
   }
 
+  #startChangesPlan(body: PlanBody, changes: AskedChange[], backend: Backend, held: { archive: KeyArchive; ring: KeyRing }): Job {
+    return this.jobs.start('plan', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      await this.#discardRotation();
+      const now = this.o.now();
+      const run = await ChangeRun.plan(
+        backend,
+        held.ring,
+        held.archive.sha256,
+        this.#store,
+        { asked: changes, keyType: body.keyType, now, ...(body.changelog !== undefined ? { changelog: body.changelog } : {}), ...(body.abandon !== undefined ? { abandon: body.abandon } : {}) },
+        { who: 'server', now: this.o.now, ...(this.o.env ? { env: this.o.env } : {}), onCeremony: (c) => (this.#ceremony = c) },
+        progress,
+      );
+      this.#run = run;
+      this.#times = { planned: now.toISOString() };
+      return { plan: run.plan };
+    });
+  }
+
   startSign(): Job {
     this.#idle();
     this.#notPublished();
+    const run = this.#run;
+    if (run) {
+      run.assertSignable();
+      return this.jobs.start('sign', async (jobProgress) => {
+        const sign = await run.runSign(this.#progress(jobProgress));
+        this.#times.signed = this.o.now().toISOString();
+        return { sign };
+      });
+    }
     const prep = this.#prep;
     if (!prep) throw state('There is no rotation plan to sign.', 'Run the plan step first.');
     const ceremony = this.#ceremony;
@@ -386,6 +397,7 @@ export class Session {
   startSave(body: SaveBody): Job {
     this.#idle();
     this.#notPublished();
+    if (this.#run) return this.#startChangesSave(body, this.#run);
     const prep = this.#prep;
     const signed = this.#signed;
     const held = this.#archive;
@@ -413,6 +425,26 @@ export class Session {
     });
   }
 
+  #startChangesSave(body: SaveBody, run: ChangeRun): Job {
+    const signed = run.signed;
+    if (!signed) throw state('The changes are not signed yet.', 'Run the plan and sign steps first.');
+    if (!signed.report.ok) {
+      throw new AppError('VERIFY_FAILED', 'The new root did not pass verification, so no archive is written for it.', 'See the failing rules of the sign step; plan again.');
+    }
+    const ceremony = run.ceremony;
+    if (!ceremony || (ceremony.state !== 'signed' && ceremony.state !== 'keys-saved')) throw state('The work folder\'s ceremony is not at the save step.', 'Reload the page: another tab or the command line may have changed it.');
+    const version = signed.parsed.version;
+    return this.jobs.start('save', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      let out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${version}.tgz`);
+      const copy = ceremony.state === 'keys-saved';
+      if (!copy && body.path === undefined && (await exists(out))) out = path.join(this.o.workDir, `offline-keys-v${version}-${ceremony.id}.tgz`);
+      const saved = await run.runSave(out, { overwrite: body.overwrite ?? false, copy, now: this.o.now() }, progress);
+      this.#times.saved = this.o.now().toISOString();
+      return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes, ...(saved.backupPath === undefined ? {} : { backupPath: saved.backupPath }) } };
+    });
+  }
+
   /**
    * Publishes the ceremony's saved root (invariants 1 and 4: only a verified root, only once its
    * keys are safe on disk). It reads the ceremony, not this process's memory: a second tab, a
@@ -428,7 +460,7 @@ export class Session {
         'Run the sign step, then save the new key archive; publish after that.',
       );
     }
-    return this.#publishCeremony(this.#ceremony, this.#prep !== undefined && this.#signed !== undefined);
+    return this.#publishCeremony(this.#ceremony, (this.#prep !== undefined && this.#signed !== undefined) || this.#run?.signed !== undefined);
   }
 
   /** Recovery: publishes the saved root of the work folder's current ceremony (reconciled first). */
@@ -441,15 +473,6 @@ export class Session {
     return this.#publishCeremony(c);
   }
 
-  /** The backend of the ceremony's target: this server's target when it is the same one, else one made from the ceremony. */
-  async #backendOf(c: Ceremony): Promise<Backend> {
-    const ref = this.#target ? refOf(this.#target) : undefined;
-    const same = ref !== undefined && (sameTarget(ref, c.data.target.ref) || (ref.kind === 'practice' && c.data.target.ref.kind === 'practice' && ref.factory === c.data.target.ref.factory));
-    const backend = this.#target && same ? this.#target : await backendFromRef(c.data.target.ref, this.o.env ? { env: this.o.env } : {});
-    if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${c.data.target.description} from this server.`, `Choose ${c.data.target.description} as the target, then try again.`);
-    return backend;
-  }
-
   /** Cancels the ceremony's open Factory transaction (nothing applied), then reads the state back. */
   async cancelCeremony(): Promise<RecoveryInfo> {
     this.#idle();
@@ -458,7 +481,7 @@ export class Session {
     if (!c || (c.data.target.kind !== 'factory' && c.data.target.kind !== 'practice')) {
       throw state('There is no Factory transaction of this work folder\'s ceremony to cancel.', 'See the ceremony in GET /api/session.');
     }
-    const backend = await this.#backendOf(c);
+    const backend = await backendOfCeremony(this.#target, c, this.o.env);
     const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
     if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
     const r = await cancelFactory(backend.client);
@@ -466,7 +489,7 @@ export class Session {
     if (c.state === 'draft' || c.state === 'staged' || c.state === 'signed' || c.state === 'keys-saved') {
       await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: r.message });
     }
-    return this.#recovery(await this.open());
+    return recoveryInfo(await this.open(), this.o.workDir);
   }
 
   /** Re-runs apply after a partial apply, until both chains are published. */
@@ -476,7 +499,7 @@ export class Session {
     if (!c || c.state !== 'partly-applied') throw state('The work folder\'s ceremony is not partly applied.', 'See the ceremony in GET /api/session.');
     return this.jobs.start('publish', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
-      const backend = await this.#backendOf(c);
+      const backend = await backendOfCeremony(this.#target, c, this.o.env);
       const { FoundriesBackend, applyFactory } = await import('./backends/foundries.js');
       if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
       progress('publish', `Re-running apply on ${backend.description}`);
@@ -491,8 +514,16 @@ export class Session {
   #publishCeremony(c: Ceremony, live = false): Job {
     return this.jobs.start('publish', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
-      const backend = await this.#backendOf(c);
+      const backend = await backendOfCeremony(this.#target, c, this.o.env);
       const now = this.o.now();
+      if (c.data.run === 'changes') {
+        // Roots, re-signed metadata, Factory targets signatures: everything the ceremony recorded at sign.
+        const result = await publishSavedChanges(c, backend, now, progress);
+        this.#current = this.#target === backend ? result.readBack : this.#current;
+        this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
+        this.#times.published = now.toISOString();
+        return { publish: { location: result.location, version: result.readBack.version, verify: result.report, published: result.published } };
+      }
       const result = await publishSaved(c, backend, now, progress, live && backend === this.#target);
       this.#current = this.#target === backend ? result.readBack : this.#current;
       this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
@@ -507,26 +538,15 @@ export class Session {
     if (!this.#target) return 'target';
     if (!this.#archive) return 'keys';
     if (this.#published) return 'done';
+    const run = this.#run;
+    if (run) {
+      if (!run.signed || !run.signed.report.ok) return 'sign';
+      return run.saved ? 'publish' : 'save';
+    }
     if (!this.#prep) return 'plan';
     if (!this.#signed || !this.#signed.report.ok) return 'sign';
     if (!this.#saved) return 'save';
     return 'publish';
-  }
-
-  /** A FoundriesFactory target; the token (from the body, a file, FIOCTL_TOKEN or fioctl's config) stays in the client only. */
-  #factoryBackend(body: Extract<TargetBody, { kind: 'factory' }>): Backend {
-    const env = this.o.env ?? {};
-    const token =
-      body.token ??
-      loadToken({
-        ...(body.tokenFile !== undefined ? { tokenFile: path.resolve(this.o.workDir, body.tokenFile) } : {}),
-        env,
-        ...(env['HOME'] !== undefined ? { home: env['HOME'] } : {}),
-      });
-    const apiUrl = body.apiUrl ?? DEFAULT_API_URL;
-    const client = new FoundriesClient({ apiUrl, factory: body.factory, token });
-    const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(apiUrl);
-    return new FoundriesBackend(client, { practice: loopback });
   }
 
   #targetInfo(b: Backend): TargetInfo {
@@ -568,12 +588,14 @@ export class Session {
 
   /** Drops a planned rotation (a Factory cancels its transaction; the ceremony, if it saved nothing, is cancelled); a saved archive stays on disk and in its ceremony. */
   async #discardRotation(): Promise<void> {
-    if (this.#prep && !this.#published) await this.#target?.abort();
+    const planned = this.#prep !== undefined || this.#run?.begun === true;
+    if (planned && !this.#published) await this.#target?.abort();
     const c = this.#ceremony;
-    if (this.#prep && c && (c.state === 'draft' || c.state === 'staged' || c.state === 'signed')) {
+    if (planned && c && (c.state === 'draft' || c.state === 'staged' || c.state === 'signed')) {
       await c.transition('cancelled', 'discarded in the page', { reason: 'the plan was discarded before any key was saved; nothing was published' }).catch(() => undefined);
     }
     this.#prep = undefined;
+    this.#run = undefined;
     this.#plan = undefined;
     this.#signed = undefined;
     this.#sign = undefined;

@@ -48,14 +48,15 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage:
       `tuf-rotate change ${TARGET}\n` +
       '                  --keys IN.tgz|KEY.pem|DIR|pkcs11:URI [--keys …] [--out OUT.tgz] CHANGE... [--changelog TEXT] [--dry-run] [--overwrite] [--json]\n' +
-      '                  [--pkcs11-module LIB.so] [--pin-file FILE]\n' +
+      '                  [--pkcs11-module LIB.so] [--pin-file FILE] [--work DIR] [--abandon CEREMONY-ID]\n' +
       '  CHANGE := --rotate-key ROLE | --add-key ROLE [--owner NAME] [--key-file PUB.pem] | --remove-key KEYID\n' +
       '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
       '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +
       '  Signs and publishes when the keys given meet every threshold; otherwise exit 3 and who must still sign.\n' +
       '  --factory: the roots stay staged, signed with what the keys given can sign (txid, SAS, who still signs);\n' +
       '  other admins add theirs with sign --factory, then publish --factory applies.\n' +
-      '  --request REQ.json [--who NAME] [--note TEXT] (--repo, root changes): then write a signing request for them instead.',
+      '  --request REQ.json [--who NAME] [--note TEXT] (--repo, root changes): then write a signing request for them instead.\n' +
+      '  The run is a ceremony of the work folder (--work, as rotate): status sees it; publish WORKDIR finishes it after an interruption.',
     load: () => import('./commands/change.js'),
   },
   keys: {
