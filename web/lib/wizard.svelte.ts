@@ -44,6 +44,7 @@ import {
   uploadArchive,
 } from '../../shared/api.js';
 import { ApiFailure, call, download, toFailure, token, upload, waitForJob } from './api.js';
+import type { AskedChange, ChangesPlan, DocumentView } from './changes.js';
 
 /** The body of POST /api/target (shared/api.ts `setTarget`), spelled out: FromSchema of its oneOf is too deep for the web checker. */
 export type TargetBody =
@@ -52,16 +53,7 @@ export type TargetBody =
   | { kind: 'offline'; root: Record<string, unknown> }
   | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string; firstTime?: boolean };
 
-type Role = 'root' | 'targets' | 'snapshot' | 'timestamp';
-/** One change of POST /api/changes/preview (shared/api.ts `askedChangeSchema`), spelled out like TargetBody. */
-export type AskedChange =
-  | { kind: 'rotate-key'; role: Role }
-  | { kind: 'add-key'; role: Role; owner?: string }
-  | { kind: 'remove-key'; keyid: string }
-  | { kind: 'threshold'; role: Role; threshold: number }
-  | { kind: 'prod-targets-threshold'; threshold: number }
-  | { kind: 'refresh-expiry'; days?: number }
-  | { kind: 'rotate-online-keys'; roles: Exclude<Role, 'root'>[] };
+export type { AskedChange } from './changes.js';
 
 export const STEPS = [
   { id: 'target', label: 'Target' },
@@ -159,6 +151,18 @@ export class Wizard {
   }
   get changesPreview(): ChangesPreviewReply | null {
     return this.#changes;
+  }
+  /** Several key changes: the plan's roles before/after, documents and who signs (absent for the root-key rotation). */
+  get changesPlan(): ChangesPlan | null {
+    return (this.#plan as { changes?: ChangesPlan } | null)?.changes ?? null;
+  }
+  /** Several key changes: every signed document of the proposal, after the sign step. */
+  get signedDocuments(): DocumentView[] | null {
+    return (this.#sign as { documents?: DocumentView[] } | null)?.documents ?? null;
+  }
+  /** Several key changes: what publish published, by document name. */
+  get publishedDocuments(): string[] | null {
+    return (this.#publish as { published?: string[] } | null)?.published ?? null;
   }
   get job(): Job | null {
     return this.#job;
@@ -358,7 +362,8 @@ export class Wizard {
     });
   }
 
-  async makePlan(body: PlanBody): Promise<void> {
+  /** Plans the root-key rotation, or, with `changes`, several key changes in one new version (run through sign, save, publish like it). */
+  async makePlan(body: PlanBody & { changes?: AskedChange[] }): Promise<void> {
     // A new ceremony over one whose keys are saved abandons them: ask first, saying what is abandoned.
     const r = this.#recovery;
     if (r?.state === 'keys-saved' && r.ceremony !== undefined) {
