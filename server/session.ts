@@ -372,6 +372,8 @@ export class Session {
       const copy = ceremony.state === 'keys-saved';
       if (!copy && body.path === undefined && (await exists(out))) out = path.join(this.o.workDir, `offline-keys-v${version}-${ceremony.id}.tgz`);
       const saved = await run.runSave(out, { overwrite: body.overwrite ?? false, copy, now: this.o.now() }, progress);
+      // A page read (open()) since the plan replaced #ceremony with a copy read from disk; publish checks #ceremony: use the run's, which recorded the save.
+      this.#ceremony = ceremony;
       this.#times.saved = this.o.now().toISOString();
       return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes, ...(saved.backupPath === undefined ? {} : { backupPath: saved.backupPath }) } };
     });

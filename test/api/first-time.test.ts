@@ -59,6 +59,7 @@ describe('a first-time Factory rotation through the page API (the Factory still 
       assert.equal((await job(t, '/api/sign')).status, 'done');
       const save = await job(t, '/api/save');
       assert.equal(save.status, 'done', JSON.stringify(save));
+      // (The session was read between plan and save above, as a page reload does: publish still sees the save.)
       const pub = await job(t, '/api/publish');
       assert.equal(pub.status, 'done', JSON.stringify(pub));
 
