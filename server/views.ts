@@ -96,11 +96,16 @@ export function archiveView(archive: KeyArchive, ring: KeyRing, root: Root | und
   return { archive: summarizeArchive(archive), ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
 }
 
+/** A plan's single-owner warnings name polis-ids; the diff's (same roots, with the Factory's users) name the owners. */
+export function namedOwnerWarnings<W extends { code: string }>(planWarnings: W[], diff: { warnings: W[] }, users: UserDirectory | undefined): W[] {
+  if (!users) return planWarnings;
+  return [...planWarnings.filter((w) => w.code !== 'SINGLE_HOLDER'), ...diff.warnings.filter((w) => w.code === 'SINGLE_HOLDER')];
+}
+
 export function planView(prep: PreparedRotation, ring: KeyRing, users?: UserDirectory): PlanResult {
   const p = prep.plan;
   const diff = diffRoots(prep.current, p.newSigned, { now: prep.now, heldKeyIds: [...heldKeysForRole(ring, prep.current).keys()], ...(users ? { users } : {}) });
-  // The plan's single-owner warnings name polis-ids; the diff's (same roots) name the owners.
-  const warnings = users ? [...p.warnings.filter((w) => w.code !== 'SINGLE_HOLDER'), ...diff.warnings.filter((w) => w.code === 'SINGLE_HOLDER')] : p.warnings;
+  const warnings = namedOwnerWarnings(p.warnings, diff, users);
   return {
     plan: {
       dialect: p.dialect,

@@ -81,6 +81,20 @@ describe('key owners by name, from the Factory users (GET users/, users/self/)',
     const root = res.json() as { version: number; keyOwners: { polisId?: string; name?: string; label?: string }[] };
     assert.equal(root.version, 2);
     assert.deepEqual(root.keyOwners.map((o) => [o.polisId, o.name, o.label]), [[owner.polisId, 'Practice Owner', label]]);
+
+    // Several key changes (the change core): the plan's single-owner warning names the owner too, once.
+    res = await t.call('POST', '/api/target', { kind: 'factory', factory: made.factory, apiUrl: url, token });
+    assert.equal(res.statusCode, 200, res.body);
+    const saved = (await t.call('GET', '/api/session')).json() as { recovery?: { validArchive?: string } };
+    const archiveV2 = saved.recovery?.validArchive;
+    assert.ok(archiveV2, JSON.stringify(saved.recovery));
+    res = await t.call('POST', '/api/archive', await fs.readFile(archiveV2));
+    assert.equal(res.statusCode, 200, res.body);
+    const changes = await job(t, '/api/plan', { keyType: 'ed25519', changes: [{ kind: 'refresh-expiry' }] });
+    assert.equal(changes.status, 'done', JSON.stringify(changes));
+    const cp = changes.result as { plan: { plan: { warnings: { code: string; message: string }[] }; diff: { warnings: { code: string; message: string }[] } } };
+    const all = [...cp.plan.plan.warnings, ...cp.plan.diff.warnings].filter((w) => w.code === 'SINGLE_HOLDER');
+    assert.ok(all.length > 0 && all.every((w) => w.message.includes(`belongs to ${label}`)), JSON.stringify(all));
   });
 
   it('without a users list the caller is named from users/self/, everyone else is "not known to this Factory"', async () => {
