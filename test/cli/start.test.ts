@@ -159,7 +159,7 @@ describe('npm start with nothing changed', () => {
       }
       return pids;
     };
-    for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 300 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(left(), [], 'no process of npm start left');
     assert.equal(existsSync(path.join(work, 'lock')), false, 'the work folder lock is released');
     await assert.rejects(fetch(origin + '/'), 'the port is closed');
