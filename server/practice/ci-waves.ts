@@ -102,7 +102,7 @@ export function checkWaveCreate(
   if (signed['_type'] !== 'Targets') errors.push('targets.signed._type must be "Targets"');
   if (typeof signed['expires'] !== 'string' || !STAMP.test(signed['expires'])) errors.push('targets.signed.expires must be YYYY-MM-DDTHH:MM:SSZ');
   if (!isJsonObject(signed['targets'])) errors.push('targets.signed.targets must be an object');
-  let canonical = false;
+  let canonical: boolean;
   try {
     canonical = Buffer.from(canonicalBytes('foundries', signed)).toString('utf8') === JSON.stringify(signed);
   } catch {
