@@ -135,6 +135,8 @@ export function ruleHint(serverText: string): string | undefined {
   switch (n) {
     case '1':
       return 'Only one TUF root updates transaction can be open at a time: finish or cancel the open one, then start again.';
+    case '4':
+      return 'The Factory accepted your token but not the transaction ID: ask the admin who started the TUF root updates for it.';
     case '17':
       return 'Keep every threshold between 1 and the number of keys of its role (production targets at least 2; CI targets, snapshot and timestamp exactly 1).';
     case '21':
@@ -149,7 +151,11 @@ export function ruleHint(serverText: string): string | undefined {
     case '31':
       return 'Every production tag must stay signed by enough targets keys: sign the tags with an offline targets key of the new root (a targets-key rotation does this), then apply again; or cancel the staged TUF root updates.';
     case '32':
-      return 'An active wave blocks this change: complete or cancel the wave first (or sign the wave with the new targets key), then make the change again.';
+      if (/online key rotation/.test(serverText)) return 'An active wave blocks the online key rotation: complete or cancel the wave first, then rotate the online keys.';
+      if (/would have \d+ valid/.test(serverText)) {
+        return 'An active wave must be signed with an offline targets key of the new root: sign it (a targets-key rotation does this when it holds the old targets key), then apply again; or cancel the staged TUF root updates.';
+      }
+      return 'An active wave blocks rotating or deleting the offline targets key on this Factory: complete or cancel the wave first, then make the change again.';
     case '34':
       return 'Wait until the TUF root updates are applied or canceled, then try again.';
     default:

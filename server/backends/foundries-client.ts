@@ -438,9 +438,10 @@ export class FoundriesClient {
   private async refusal(context: string, method: string, p: string, res: HttpResult): Promise<AppError> {
     const e = this.httpError(context, method, p, res);
     if (res.status >= 500) return e;
+    const specific = ruleHint(serverText(res, this.#token));
     const hint = res.status === 401 || res.status === 403
-      ? `${e.hint} Anyone but the initiator must give the transaction ID (--txid).`
-      : (ruleHint(serverText(res, this.#token)) ?? e.hint);
+      ? `${specific ?? e.hint} Anyone but the initiator must give the transaction ID (--txid).`
+      : (specific ?? e.hint);
     return new AppError(e.code, e.message, `${await this.stateSentence()} ${hint}`, { cause: e.cause });
   }
 }
