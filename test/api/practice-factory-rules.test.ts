@@ -389,6 +389,10 @@ describe('practice factory §6: each refusal over raw HTTP (status, body shape, 
     assertRule(await raw(p, 'PUT', UPDATES, withSigs([{ ...sig[0], method: 'rsassa-pss-sha512' }])), 422, 23, /unknown method/);
     assertRule(await raw(p, 'PUT', UPDATES, withSigs([sig[0] ?? {}, sig[0] ?? {}])), 422, 23, /signed twice/);
     assertRule(await raw(p, 'PUT', UPDATES, withSigs([{ ...sig[0], extra: 'x' }])), 422, 23, /unknown field "extra"/);
+    // Rule 22: an expiry more than 366 days ahead is staged, with a review warning only (docs conflict).
+    const late = new Date(Date.now() + 2 * 366 * 24 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    assert.equal((await raw(p, 'PUT', UPDATES, await putBody(p, (s) => void (s['expires'] = late)))).status, 200);
+    assert.ok((await p.owner.updates()).issues.warnings.some((w) => w.kind === 'root-expires-late'));
     // Nothing was staged by the refusals: the good body is still accepted, unsigned roots too (rule 23).
     assert.equal((await raw(p, 'PUT', UPDATES, good)).status, 200);
     assert.equal((await raw(p, 'PUT', UPDATES, { ...good, 'ci-root': { ...(good['ci-root'] as JsonObject), signatures: [] }, 'prod-root': { ...(good['prod-root'] as JsonObject), signatures: [] } })).status, 200);
