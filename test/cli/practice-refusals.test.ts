@@ -8,7 +8,8 @@
  * request, as fioctl does; the API tests cover the factory's 423.)
  */
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,8 +18,37 @@ import { readKeyArchive } from '../../server/archive/read.js';
 import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { addPracticeUsers, addPracticeWave } from '../../server/practice/create.js';
 import { buildPracticeFactory, practiceControl } from '../../server/practice/factory-server.js';
+import { embeddedPracticeFactory } from '../../server/serve.js';
+import type { FoundriesBackend } from '../../server/backends/foundries.js';
+import { cloneJson } from '../../server/tuf/json.js';
+import type { JsonObject } from '../../server/tuf/json.js';
+import { toDocument } from '../../server/tuf/metadata.js';
 import { cli } from '../helpers/cli.js';
 import type { CliRun } from '../helpers/cli.js';
+
+const MAIN = new URL('../../dist/server/main.js', import.meta.url).pathname;
+
+/** Stages the deletion of the offline targets key (unsigned) and returns the refusal. */
+async function deleteOfflineTargetsKey(client: FoundriesClient): Promise<unknown> {
+  await client.init({ message: 'Delete the offline targets key', firstTime: false, shortcut: false });
+  const u = await client.updates();
+  const online = u.current.onlineKeys.targets ?? '';
+  const docs = [u.updated?.ciRoot, u.updated?.prodRoot].map((r) => {
+    assert.ok(r);
+    const signed = cloneJson(r.signedJson);
+    const targets = (signed['roles'] as Record<string, JsonObject>)['targets'] as JsonObject;
+    targets['keyids'] = (targets['keyids'] as string[]).filter((k) => k === online);
+    return toDocument(signed, []);
+  });
+  try {
+    await client.put({ txid: '', ciRoot: docs[0] ?? toDocument({}, []), prodRoot: docs[1] ?? toDocument({}, []) });
+    return undefined;
+  } catch (e) {
+    return e;
+  } finally {
+    await client.cancel();
+  }
+}
 
 /** A refusal printed by the CLI: exit 1, `--json` error with this code, the rule line, and a hint. */
 function assertRefusal(r: CliRun, code: string, rule: RegExp, hint: RegExp): void {
@@ -133,5 +163,61 @@ describe('practice factory refusals through the CLI (code, rule text, hint, exit
     assert.equal(done.code, 0, done.stderr + done.stdout);
     assert.equal((await owner.updates()).status, 'NONE');
     assert.equal((await owner.currentRoot(true)).version, 2);
+  });
+});
+
+describe('the strict-waves switch: practice-factory --strict-waves and serve --practice-strict-waves', () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-strict-'));
+  });
+  after(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('practice-factory DIR --strict-waves --wave wave-1 (built CLI): deleting the offline targets key is refused by rule 32', { skip: existsSync(MAIN) ? false : 'run npm run build first (npm test does)' }, async () => {
+    const dir = path.join(tmp, 'spawned');
+    const child = spawn(process.execPath, [MAIN, 'practice-factory', dir, '--strict-waves', '--wave', 'wave-1', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+        });
+        child.on('error', reject);
+        child.on('close', () => reject(new Error(`practice-factory exited: ${out}`)));
+      });
+      const info = JSON.parse(line) as { factory: string; apiUrl: string; tokenFile: string; strictWaves: boolean };
+      assert.equal(info.strictWaves, true);
+      const client = new FoundriesClient({ apiUrl: info.apiUrl, factory: info.factory, token: (await fs.readFile(info.tokenFile, 'utf8')).trim() });
+      const e = await deleteOfflineTargetsKey(client);
+      assert.ok(e instanceof Error && 'code' in e && e.code === 'TARGET_CONFLICT', String(e));
+      assert.match(e.message, /rule 32: active wave "wave-1" blocks rotating or deleting the offline targets key/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('the practice factory serve embeds takes the option (serve --practice-strict-waves); without it the same deletion fails on rule 17 only', async () => {
+    for (const strict of [true, false]) {
+      const dir = path.join(tmp, `embedded-${String(strict)}`);
+      const made = await cli(['practice', dir, '--dialect', 'foundries', '--key-type', 'ed25519', '--json']);
+      assert.equal(made.code, 0, made.stderr);
+      await addPracticeWave(dir, 'wave-1');
+      const embedded = embeddedPracticeFactory(dir, undefined, undefined, strict ? { strictWaves: true } : {});
+      try {
+        const backend = (await embedded.target()) as FoundriesBackend;
+        const e = await deleteOfflineTargetsKey(backend.client);
+        assert.ok(e instanceof Error, 'refused');
+        if (strict) assert.match(e.message, /rule 32:/);
+        else {
+          assert.doesNotMatch(e.message, /rule 32/);
+          assert.match(e.message, /rule 17: prod-root: role targets threshold 2 is not between 1 and its 1 keys/);
+        }
+      } finally {
+        await embedded.close();
+      }
+    }
   });
 });
