@@ -360,7 +360,7 @@ describe('practice factory §6: each refusal over raw HTTP (status, body shape, 
     assertRule(await raw(p, 'POST', `${UPDATES}/apply`, { txid: '' }), 404, 35);
   });
 
-  it('§6.3 rules 11, 13, 15–17, 19, 21–23: PUT refusals', async () => {
+  it('§6.3 rules 11, 13–23, 25: PUT refusals', async () => {
     const p = await practice();
     await p.owner.init({ message: 'put rules', firstTime: false, shortcut: false });
     const good = await putBody(p);
@@ -381,6 +381,21 @@ describe('practice factory §6: each refusal over raw HTTP (status, body shape, 
     })), 422, 19, /only RSA and ED25519/);
     const stamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     assertRule(await raw(p, 'PUT', UPDATES, await putBody(p, (s) => void (s['x-key-owners'] = { ['ef'.repeat(32)]: { 'polis-id': 'x', 'created-at': stamp } }))), 422, 21, /not in keys/);
+    assertRule(await raw(p, 'PUT', UPDATES, await putBody(p, (s) => void ((s['x-changelog'] as JsonObject)['message'] = 'changed'))), 422, 14);
+    assertRule(await raw(p, 'PUT', UPDATES, await putBody(p, (s) => void (roles(s)['timestamp']!['keyids'] = roles(s)['snapshot']!['keyids'] ?? []))), 422, 18, /online timestamp key/);
+    const extra = await generateKey('ed25519');
+    const extraId = keyIdFoundries(extra.publicKey);
+    const addExtra = (owner: string) => (s: JsonObject): void => {
+      keys(s)[extraId] = newRootKeyJson('foundries', extra.publicKey);
+      (roles(s)['root']!['keyids'] as string[]).push(extraId);
+      s['x-key-owners'] = { [extraId]: { 'polis-id': owner, 'created-at': stamp } };
+    };
+    assertRule(await raw(p, 'PUT', UPDATES, await putBody(p, (s) => {
+      keys(s)['ab'.repeat(32)] = newRootKeyJson('foundries', extra.publicKey);
+      (roles(s)['root']!['keyids'] as string[]).push('ab'.repeat(32));
+    })), 422, 20, /sha256\(SPKI DER\)/);
+    assertRule(await raw(p, 'PUT', UPDATES, await putBody(p, addExtra('someone-else'))), 422, 21, /owned by the user uploading it/);
+    assertRule(await raw(p, 'PUT', UPDATES, { ...good, 'targets-signatures': { nope: [] } }), 400, 25, /no production tag "nope"/);
     assertRule(await raw(p, 'PUT', UPDATES, await putBody(p, (s) => void (s['expires'] = '2020-01-01T00:00:00Z'))), 422, 22, /in the past/);
     assertRule(await raw(p, 'PUT', UPDATES, await putBody(p, (s) => void (s['expires'] = '2099-01-01T00:00:00.000Z'))), 422, 22, /YYYY-MM-DDTHH:MM:SSZ/);
     const sig = (good['ci-root'] as JsonObject)['signatures'] as JsonObject[];
@@ -442,6 +457,11 @@ describe('practice factory §6: each refusal over raw HTTP (status, body shape, 
     const sign = async (signed: JsonObject): Promise<JsonObject[]> => signRoot('foundries', signed, [{ keyid: nid, signer: new LocalSigner(nk) }]);
     const tagSigs = { main: await sign(tags['main']?.signed ?? {}) };
     const rotated = await putBody(p, rotate);
+    // Nothing re-signed: the tag (rule 31) and the wave (rule 32) fall short at apply.
+    assert.equal((await raw(p, 'PUT', UPDATES, rotated)).status, 200);
+    const none = await raw(p, 'POST', `${UPDATES}/apply`, { txid: '' });
+    assertRule(none, 422, 31, /production tag "main" would have 1 valid targets signatures, 2 needed/);
+    assertRule(none, 422, 32, /active wave "wave-1"/);
     assert.equal((await raw(p, 'PUT', UPDATES, { ...rotated, 'targets-signatures': tagSigs })).status, 200);
     assertRule(await raw(p, 'POST', `${UPDATES}/apply`, { txid: '' }), 422, 32, /active wave "wave-1" would have 1 valid targets signatures, 2 needed/);
     assert.equal((await raw(p, 'PUT', UPDATES, { ...rotated, 'waves-signatures': { 'wave-1': await sign(waves['wave-1']?.signed ?? {}) } })).status, 200);
