@@ -1,39 +1,40 @@
 /**
  * The one rotation session the server holds in memory: target → key archive → plan → sign →
- * save → publish → record. Every step calls the ceremony core (ceremony.ts), exactly as the CLI
- * does. The uploaded archive and every private key stay in this object; what leaves it goes
+ * save → publish → record. The steps are a run: the root-key rotation (session/rotation.ts, the
+ * ceremony core of ceremony.ts) or several key changes (session/changes.ts, the change core of
+ * changes/), exactly as the CLI runs them; recovery views are in session/recovery.ts. The uploaded archive and every private key stay in this object; what leaves it goes
  * through views.ts and the reply schemas.
  */
 import path from 'node:path';
-import type { CeremonyRecord, Job, PublishResultReply, RecoveryInfo, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply, PlanResult, SignResult } from '../shared/api.js';
+import type { CeremonyRecord, Job, PublishResultReply, RecoveryInfo, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply } from '../shared/api.js';
 import { readKeyArchive } from './archive/read.js';
 import type { KeyArchive } from './archive/read.js';
 import type { Backend } from './backends/backend.js';
-import { FoundriesBackend } from './backends/foundries.js';
-import { DEFAULT_API_URL, FoundriesClient, loadToken } from './backends/foundries-client.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
-import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
-import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
-import type { RotateOptions } from './ceremony.js';
-import { pinFromValue } from './signers/pin.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
 import type { Ceremony } from './ceremony/ceremony.js';
-import { backendFromRef, refOf, sameTarget } from './ceremony/reconcile.js';
 import type { Reconciled } from './ceremony/reconcile.js';
-import { openCeremony, publishSaved, recordPlanned, recordSaved, recordSigned, startCeremony } from './ceremony/steps.js';
+import { openCeremony } from './ceremony/steps.js';
 import { CeremonyStore } from './ceremony/store.js';
 import { exists } from './util/fs-atomic.js';
-import { closeKeyRing, emptyArchive, heldKeysForRole, keyRingFromArchive } from './keyring.js';
+import { closeKeyRing, emptyArchive, keyRingFromArchive } from './keyring.js';
 import type { HeldKey, KeyRing } from './keyring.js';
 import type { TokenKeyReply } from '../shared/api.js';
 import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
+import { ChangeRun } from './session/changes.js';
+import { buildRecord } from './session/record.js';
+import { backendOfCeremony, publishCeremonyRun, recoveryInfo } from './session/recovery.js';
+import { RotationRun } from './session/rotation.js';
+import type { StepRun } from './session/rotation.js';
+import { factoryBackend } from './session/targets.js';
+import type { AskedChange } from './change-keys.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
-import type { Root, RootDocument } from './tuf/model.js';
+import type { Root, RootDocument, VerifyReport } from './tuf/model.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
-import { archiveView, historyView, planView, rootKeysHeld, rootSummary, signedSha256, signView } from './views.js';
+import { archiveView, historyView, rootKeysHeld, rootSummary } from './views.js';
 
 export interface SessionOptions {
   /** The work folder: its ceremonies, and where new archives (and an offline target's new root) are written by default. */
@@ -51,19 +52,6 @@ export interface SessionOptions {
 
 const NEW_ARCHIVE_LIMIT = 64 * 1024 * 1024;
 
-/** The page's "new key in a hardware token" fields as the ceremony's option (the PIN goes to C_Login only). */
-function newTokenKeyOption(
-  t: { module?: string; token: string; key: string; pin: string; existing?: boolean; ackNoBackup?: string },
-  env: Record<string, string | undefined>,
-): NonNullable<RotateOptions['newTokenKey']> {
-  return {
-    uri: formatPkcs11Uri({ token: t.token, object: t.key }),
-    pkcs11: { modulePath: t.module, env, pin: pinFromValue(t.pin) },
-    noBackupAck: t.ackNoBackup?.trim(),
-    existing: t.existing === true,
-  };
-}
-
 function state(message: string, hint: string): AppError {
   return new AppError('SESSION_STATE', message, hint);
 }
@@ -72,12 +60,9 @@ export class Session {
   #target: Backend | undefined;
   #current: Root | undefined;
   #archive: { archive: KeyArchive; ring: KeyRing } | undefined;
-  #prep: PreparedRotation | undefined;
-  #plan: PlanResult | undefined;
-  #signed: SignedRotation | undefined;
-  #sign: SignResult | undefined;
-  #saved: SavedArchive | undefined;
-  #published: (PublishResultReply & { report: SignedRotation['report'] }) | undefined;
+  /** The planned run: the root-key rotation, or several key changes (POST /api/plan with `changes`). */
+  #run: StepRun | undefined;
+  #published: (PublishResultReply & { report: VerifyReport }) | undefined;
   #times: CeremonyRecord['times'] = {};
   /** The work folder's ceremonies; the current one is the truth, reconciled on every read. */
   readonly #store: CeremonyStore;
@@ -103,42 +88,12 @@ export class Session {
     const opened = await openCeremony(this.#store, { who: 'server', now: this.o.now, adoptPractice: true, ...(this.o.env ? { env: this.o.env } : {}), ...(this.#target ? { backend: this.#target } : {}) });
     if (opened && opened.ceremony.id !== this.#ceremony?.id) {
       // Another process (the CLI, or an earlier server) started a ceremony: this process's memory of steps is not it.
-      this.#prep = undefined;
-      this.#plan = undefined;
-      this.#signed = undefined;
-      this.#sign = undefined;
-      this.#saved = undefined;
+      this.#run = undefined;
       this.#published = undefined;
     }
     if (opened) this.#ceremony = opened.ceremony;
     this.#last = opened;
     return opened;
-  }
-
-  /** What the reconciled ceremony means, for the page. */
-  #recovery(opened: { ceremony: Ceremony; reconciled: Reconciled } | undefined): RecoveryInfo {
-    if (!opened) return { state: 'none', message: `There is no ceremony in the work folder ${this.o.workDir} yet.`, actions: ['new-ceremony'] };
-    const r = opened.reconciled;
-    const actions: NonNullable<RecoveryInfo['actions']> = [];
-    const factory = r.target.kind === 'factory' || r.target.kind === 'practice';
-    if (r.state === 'keys-saved' && !factory) actions.push('publish-saved');
-    if (factory && r.state === 'partly-applied') actions.push('re-apply');
-    if (factory && r.reachable && ((r.state === 'staged' || r.state === 'signed' || r.state === 'keys-saved') || r.otherTransaction?.status === 'STARTED')) actions.push('cancel');
-    if (r.state !== 'partly-applied') actions.push('new-ceremony');
-    return {
-      state: r.state,
-      message: r.message,
-      ceremony: r.id,
-      target: r.target as TargetInfo,
-      ...(r.validArchive !== null ? { validArchive: r.validArchive } : {}),
-      ...(r.validArchiveSha256 !== undefined ? { validArchiveSha256: r.validArchiveSha256 } : {}),
-      ...(r.newArchive ? { newArchive: r.newArchive.path, newArchiveSha256: r.newArchive.sha256 } : {}),
-      ...(r.version !== undefined ? { version: r.version } : {}),
-      ...(r.newVersion !== undefined ? { newVersion: r.newVersion } : {}),
-      ...(r.txid !== undefined ? { txid: r.txid } : {}),
-      reachable: r.reachable,
-      actions,
-    };
   }
 
   #progress(progress: (step: string, detail?: string) => void): (step: string, detail?: string) => void {
@@ -160,11 +115,14 @@ export class Session {
     if (busy) out.busyJobId = busy.id;
     if (this.#target) out.target = this.#targetInfo(this.#target);
     if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined());
-    if (this.#plan) out.plan = this.#plan;
-    if (this.#sign) out.sign = this.#sign;
-    if (this.#saved) out.save = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
+    const run = this.#run;
+    if (run) {
+      out.plan = run.plan;
+      if (run.sign) out.sign = run.sign;
+      if (run.saved) out.save = { path: run.saved.path, sha256: run.saved.sha256, bytes: run.saved.bytes };
+    }
     if (this.#published) out.publish = { location: this.#published.location, version: this.#published.version, verify: this.#published.verify };
-    out.recovery = this.#recovery(opened);
+    out.recovery = recoveryInfo(opened, this.o.workDir);
     return out;
   }
 
@@ -183,13 +141,14 @@ export class Session {
 
   /** The signed new root document (public), after the sign step. */
   newRoot(): { document: RootDocument; version: number } {
-    if (!this.#signed) throw state('There is no signed new root yet.', 'Run the sign step first.');
-    return { document: this.#signed.document, version: this.#signed.root.version };
+    const signed = this.#run?.signedRoot();
+    if (!signed) throw state('There is no signed new root yet.', 'Run the sign step first.');
+    return { document: signed.document, version: signed.root.version };
   }
 
   /** The saved new archive, read back from disk and checked against the SHA-256 shown at save. */
   async newArchive(): Promise<{ bytes: Uint8Array; name: string }> {
-    const saved = this.#saved ?? this.#ceremony?.savedArchive();
+    const saved = this.#run?.saved ?? this.#ceremony?.savedArchive();
     if (!saved) throw state('The new key archive has not been saved yet.', 'Run the save step first; the download is the file it wrote.');
     const bytes = await readFileLimited(saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
     if (sha256Hex(bytes) !== saved.sha256) {
@@ -200,37 +159,25 @@ export class Session {
 
   /** The ceremony record: facts and verification results, no secrets. */
   record(): CeremonyRecord {
-    const prep = this.#prep;
-    const signed = this.#signed;
-    if (!prep || !signed || !this.#target || !this.#archive) throw state('There is nothing to record yet.', 'Plan and sign a rotation first.');
-    const view = (r: Root) => ({
-      version: r.version,
-      expires: r.expires,
-      sha256: signedSha256(r),
-      rootKeyIds: r.roles['root']?.keyids ?? [],
-      rootThreshold: r.roles['root']?.threshold ?? 0,
-    });
-    const oldIds = Object.keys(prep.current.keys);
-    const newIds = Object.keys(signed.root.keys);
-    const out: CeremonyRecord = {
-      tool: 'tuf-rotate',
-      // When the ceremony's last step happened: the same on every fetch of the record.
-      createdAt: this.#times.published ?? this.#times.saved ?? this.#times.signed ?? this.#times.planned ?? this.o.now().toISOString(),
-      target: this.#targetInfo(this.#target),
-      dialect: signed.root.dialect,
-      old: view(prep.current),
-      new: view(signed.root),
-      newKeyId: prep.plan.newKeyId,
-      keyIdsAdded: newIds.filter((id) => !oldIds.includes(id)),
-      keyIdsRemoved: oldIds.filter((id) => !newIds.includes(id)),
-      inputArchiveSha256: this.#archive.archive.sha256,
-      verification: { signed: signed.report, ...(this.#published ? { published: this.#published.report } : {}) },
+    const target = this.#target;
+    const archive = this.#archive;
+    const run = this.#run;
+    const signed = run?.signedRoot();
+    if (!run || !signed || !target || !archive) throw state('There is nothing to record yet.', 'Plan and sign a rotation first.');
+    const facts = run.recordFacts();
+    return buildRecord({
+      target: this.#targetInfo(target),
+      current: facts.current,
+      signed: signed.root,
+      report: signed.report,
+      newKeyId: facts.newKeyId,
+      inputArchiveSha256: archive.archive.sha256,
       times: this.#times,
-    };
-    if (this.#saved) out.archive = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
-    if (this.#published) out.published = { location: this.#published.location };
-    if (prep.expiredOverride) out.allowExpired = prep.expiredOverride; // #13 expired-root override
-    return out;
+      now: this.o.now(),
+      saved: run.saved,
+      ...(this.#published ? { published: { location: this.#published.location, report: this.#published.report } } : {}),
+      allowExpired: facts.allowExpired,
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -261,7 +208,7 @@ export class Session {
         backend = await this.o.practiceFactoryTarget();
         break;
       case 'factory':
-        backend = this.#factoryBackend(body);
+        backend = factoryBackend(body, this.o.workDir, this.o.env ?? {});
         break;
     }
     const current = await backend.currentRoot();
@@ -326,74 +273,74 @@ export class Session {
     const backend = this.#backend();
     const held = this.#archive;
     if (!held) throw state('No key archive has been uploaded.', 'Upload the key archive (.tgz) first.');
+    const changes = body.changes as AskedChange[] | undefined;
+    const onlyRoot = changes !== undefined && changes.length === 1 && changes[0]?.kind === 'rotate-key' && changes[0].role === 'root';
+    if (changes !== undefined && body.newTokenKey !== undefined && !onlyRoot) {
+      throw new AppError('BAD_REQUEST', 'A new key in a hardware token is for the root-key rotation alone, not for other key changes.', 'Either rotate only the root key with the new key in the token, or leave the token out: the changes generate their keys and save them in the new archive.');
+    }
+    if (changes !== undefined && body.expiresDays !== undefined && !(onlyRoot && body.newTokenKey !== undefined)) {
+      throw new AppError('BAD_REQUEST', 'The expiry in days is for the root-key rotation; with several key changes, add a "refresh the expiry" change instead.', 'Add the change that refreshes the expiry, with its number of days.');
+    }
+    // The root-key rotation with a new key in a token is the rotation itself; any other changes run through the change core.
+    if (changes !== undefined && !(onlyRoot && body.newTokenKey !== undefined)) return this.#startChangesPlan(body, changes, backend, held);
     return this.jobs.start('plan', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
       await this.#discardRotation();
       const now = this.o.now();
-      // One ceremony at a time per work folder: one with saved keys is abandoned only when asked by id.
-      const ceremony = await startCeremony(this.#store, backend, {
-        who: 'server',
-        now: this.o.now,
-        ...(this.o.env ? { env: this.o.env } : {}),
-        changes: [{ op: 'rotate-key', role: 'root', keyType: body.keyType }],
-        ...(body.abandon !== undefined ? { abandon: body.abandon } : {}),
-        inputKeys: (current) => (heldKeysForRole(held.ring, current).size > 0 ? { source: 'the uploaded key archive', sha256: held.archive.sha256 } : undefined),
-      });
-      this.#ceremony = ceremony;
-      let prep: PreparedRotation;
-      try {
-        prep = await prepareRotation(
+      const run = await RotationRun.plan(backend, { ring: held.ring, sha256: held.archive.sha256 }, this.#store, body, this.#runOptions(), progress);
+      this.#run = run;
+      this.#times = { planned: now.toISOString() };
+      return { plan: run.plan };
+    });
+  }
+
+  #runOptions(): { who: string; now: () => Date; env?: NodeJS.ProcessEnv; onCeremony: (c: Ceremony) => void } {
+    return { who: 'server', now: this.o.now, ...(this.o.env ? { env: this.o.env } : {}), onCeremony: (c) => (this.#ceremony = c) };
+  }
+
+  #startChangesPlan(body: PlanBody, changes: AskedChange[], backend: Backend, held: { archive: KeyArchive; ring: KeyRing }): Job {
+    return this.jobs.start('plan', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      await this.#discardRotation();
+      const now = this.o.now();
+      const run = await ChangeRun.plan(
         backend,
         held.ring,
-        {
-          keyType: body.keyType,
-          now,
-          ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
-          ...(body.expiresDays !== undefined ? { expiresDays: body.expiresDays } : {}),
-          ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
-          ...(body.newTokenKey !== undefined ? { newTokenKey: newTokenKeyOption(body.newTokenKey, this.o.env ?? {}) } : {}),
-        },
+        held.archive.sha256,
+        this.#store,
+        { asked: changes, keyType: body.keyType, now, ...(body.changelog !== undefined ? { changelog: body.changelog } : {}), ...(body.abandon !== undefined ? { abandon: body.abandon } : {}) },
+        this.#runOptions(),
         progress,
-        );
-      } catch (e) {
-        await ceremony.transition('cancelled', 'plan failed', { reason: e instanceof AppError ? e.message : 'the plan step failed; nothing was published' }).catch(() => undefined);
-        throw e;
-      }
-      await recordPlanned(ceremony, prep, backend, { inputKeys: { source: 'the uploaded key archive', sha256: held.archive.sha256 } });
-      this.#prep = prep;
-      this.#plan = planView(prep, held.ring);
+      );
+      this.#run = run;
       this.#times = { planned: now.toISOString() };
-      return { plan: this.#plan };
+      return { plan: run.plan };
     });
   }
 
   startSign(): Job {
     this.#idle();
     this.#notPublished();
-    const prep = this.#prep;
-    if (!prep) throw state('There is no rotation plan to sign.', 'Run the plan step first.');
-    const ceremony = this.#ceremony;
+    const run = this.#run;
+    if (!run) throw state('There is no plan to sign.', 'Run the plan step first.');
+    run.assertSignable();
     return this.jobs.start('sign', async (jobProgress) => {
-      const signed = await signAndVerify(prep, this.#progress(jobProgress));
-      if (ceremony && signed.report.ok) await recordSigned(ceremony, prep, signed);
-      this.#signed = signed;
-      this.#sign = signView(signed);
+      const sign = await run.runSign(this.#progress(jobProgress));
       this.#times.signed = this.o.now().toISOString();
-      return { sign: this.#sign };
+      return { sign };
     });
   }
 
   startSave(body: SaveBody): Job {
     this.#idle();
     this.#notPublished();
-    const prep = this.#prep;
-    const signed = this.#signed;
-    const held = this.#archive;
-    if (!prep || !signed || !held) throw state('There is no signed new root yet.', 'Run the plan and sign steps first.');
+    const run = this.#run;
+    const signed = run?.signedRoot();
+    if (!run || !signed) throw state('There is no signed new root yet.', 'Run the plan and sign steps first.');
     if (!signed.report.ok) {
       throw new AppError('VERIFY_FAILED', 'The new root did not pass verification, so no archive is written for it.', 'See the failing rules of the sign step; plan again.');
     }
-    const ceremony = this.#ceremony;
+    const ceremony = run.ceremony;
     if (!ceremony || (ceremony.state !== 'signed' && ceremony.state !== 'keys-saved')) throw state('The work folder\'s ceremony is not at the save step.', 'Reload the page: another tab or the command line may have changed it.');
     // Invariant 2: a new path by default (never over another ceremony's archive); an existing file only with overwrite (and then a backup).
     const version = signed.root.version;
@@ -402,12 +349,7 @@ export class Session {
       let out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${version}.tgz`);
       const copy = ceremony.state === 'keys-saved';
       if (!copy && body.path === undefined && (await exists(out))) out = path.join(this.o.workDir, `offline-keys-v${version}-${ceremony.id}.tgz`);
-      const saved = await saveArchive(prep, held.ring, out, { overwrite: body.overwrite ?? false }, progress);
-      // Invariant 1: the ceremony says where the new key is (proven) before any publish.
-      progress('journal', 'Recording the saved archive in the ceremony');
-      if (copy) await ceremony.update('another copy of the new key archive saved and proven', {}, { path: saved.path, sha256: saved.sha256 });
-      else await recordSaved(ceremony, saved, this.o.now());
-      this.#saved ??= saved;
+      const saved = await run.runSave(out, { overwrite: body.overwrite ?? false, copy, now: this.o.now() }, progress);
       this.#times.saved = this.o.now().toISOString();
       return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes, ...(saved.backupPath === undefined ? {} : { backupPath: saved.backupPath }) } };
     });
@@ -428,7 +370,7 @@ export class Session {
         'Run the sign step, then save the new key archive; publish after that.',
       );
     }
-    return this.#publishCeremony(this.#ceremony, this.#prep !== undefined && this.#signed !== undefined);
+    return this.#publishCeremony(this.#ceremony, this.#run?.signedRoot() !== undefined);
   }
 
   /** Recovery: publishes the saved root of the work folder's current ceremony (reconciled first). */
@@ -441,15 +383,6 @@ export class Session {
     return this.#publishCeremony(c);
   }
 
-  /** The backend of the ceremony's target: this server's target when it is the same one, else one made from the ceremony. */
-  async #backendOf(c: Ceremony): Promise<Backend> {
-    const ref = this.#target ? refOf(this.#target) : undefined;
-    const same = ref !== undefined && (sameTarget(ref, c.data.target.ref) || (ref.kind === 'practice' && c.data.target.ref.kind === 'practice' && ref.factory === c.data.target.ref.factory));
-    const backend = this.#target && same ? this.#target : await backendFromRef(c.data.target.ref, this.o.env ? { env: this.o.env } : {});
-    if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${c.data.target.description} from this server.`, `Choose ${c.data.target.description} as the target, then try again.`);
-    return backend;
-  }
-
   /** Cancels the ceremony's open Factory transaction (nothing applied), then reads the state back. */
   async cancelCeremony(): Promise<RecoveryInfo> {
     this.#idle();
@@ -458,15 +391,12 @@ export class Session {
     if (!c || (c.data.target.kind !== 'factory' && c.data.target.kind !== 'practice')) {
       throw state('There is no Factory transaction of this work folder\'s ceremony to cancel.', 'See the ceremony in GET /api/session.');
     }
-    const backend = await this.#backendOf(c);
-    const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
-    if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
-    const r = await cancelFactory(backend.client);
+    const message = await this.#cancelFactory(c);
     await this.#discardRotation();
     if (c.state === 'draft' || c.state === 'staged' || c.state === 'signed' || c.state === 'keys-saved') {
-      await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: r.message });
+      await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: message });
     }
-    return this.#recovery(await this.open());
+    return recoveryInfo(await this.open(), this.o.workDir);
   }
 
   /** Re-runs apply after a partial apply, until both chains are published. */
@@ -476,7 +406,7 @@ export class Session {
     if (!c || c.state !== 'partly-applied') throw state('The work folder\'s ceremony is not partly applied.', 'See the ceremony in GET /api/session.');
     return this.jobs.start('publish', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
-      const backend = await this.#backendOf(c);
+      const backend = await backendOfCeremony(this.#target, c, this.o.env);
       const { FoundriesBackend, applyFactory } = await import('./backends/foundries.js');
       if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
       progress('publish', `Re-running apply on ${backend.description}`);
@@ -490,15 +420,21 @@ export class Session {
 
   #publishCeremony(c: Ceremony, live = false): Job {
     return this.jobs.start('publish', async (jobProgress) => {
-      const progress = this.#progress(jobProgress);
-      const backend = await this.#backendOf(c);
+      const backend = await backendOfCeremony(this.#target, c, this.o.env);
       const now = this.o.now();
-      const result = await publishSaved(c, backend, now, progress, live && backend === this.#target);
+      const result = await publishCeremonyRun(c, backend, now, this.#progress(jobProgress), live && backend === this.#target);
       this.#current = this.#target === backend ? result.readBack : this.#current;
       this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
       this.#times.published = now.toISOString();
-      return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
+      return { publish: { location: result.location, version: result.readBack.version, verify: result.report, ...(result.published ? { published: result.published } : {}) } };
     });
+  }
+
+  async #cancelFactory(c: Ceremony): Promise<string> {
+    const backend = await backendOfCeremony(this.#target, c, this.o.env);
+    const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
+    if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
+    return (await cancelFactory(backend.client)).message;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -507,26 +443,11 @@ export class Session {
     if (!this.#target) return 'target';
     if (!this.#archive) return 'keys';
     if (this.#published) return 'done';
-    if (!this.#prep) return 'plan';
-    if (!this.#signed || !this.#signed.report.ok) return 'sign';
-    if (!this.#saved) return 'save';
-    return 'publish';
-  }
-
-  /** A FoundriesFactory target; the token (from the body, a file, FIOCTL_TOKEN or fioctl's config) stays in the client only. */
-  #factoryBackend(body: Extract<TargetBody, { kind: 'factory' }>): Backend {
-    const env = this.o.env ?? {};
-    const token =
-      body.token ??
-      loadToken({
-        ...(body.tokenFile !== undefined ? { tokenFile: path.resolve(this.o.workDir, body.tokenFile) } : {}),
-        env,
-        ...(env['HOME'] !== undefined ? { home: env['HOME'] } : {}),
-      });
-    const apiUrl = body.apiUrl ?? DEFAULT_API_URL;
-    const client = new FoundriesClient({ apiUrl, factory: body.factory, token });
-    const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(apiUrl);
-    return new FoundriesBackend(client, { practice: loopback });
+    const run = this.#run;
+    if (!run) return 'plan';
+    const signed = run.signedRoot();
+    if (!signed || !signed.report.ok) return 'sign';
+    return run.saved ? 'publish' : 'save';
   }
 
   #targetInfo(b: Backend): TargetInfo {
@@ -568,15 +489,12 @@ export class Session {
 
   /** Drops a planned rotation (a Factory cancels its transaction; the ceremony, if it saved nothing, is cancelled); a saved archive stays on disk and in its ceremony. */
   async #discardRotation(): Promise<void> {
-    if (this.#prep && !this.#published) await this.#target?.abort();
+    const planned = this.#run?.begun === true;
+    if (planned && !this.#published) await this.#target?.abort();
     const c = this.#ceremony;
-    if (this.#prep && c && (c.state === 'draft' || c.state === 'staged' || c.state === 'signed')) {
+    if (planned && c && (c.state === 'draft' || c.state === 'staged' || c.state === 'signed')) {
       await c.transition('cancelled', 'discarded in the page', { reason: 'the plan was discarded before any key was saved; nothing was published' }).catch(() => undefined);
     }
-    this.#prep = undefined;
-    this.#plan = undefined;
-    this.#signed = undefined;
-    this.#sign = undefined;
-    this.#saved = undefined;
+    this.#run = undefined;
   }
 }

@@ -17,7 +17,7 @@ import { algorithm, bool, errorReply, int, keySummarySchema, str } from './api/c
 import { rootDiffSchema, verifyReportSchema } from './api/verify.js';
 import { rootSummarySchema, targetInfoSchema } from './api/root.js';
 import { archiveReplySchema, archiveSummarySchema, rootKeysHeldSchema } from './api/archive.js';
-import { askedChangeSchema, changesPreviewSchema, planResultSchema, planSummarySchema, publishResultSchema, saveResultSchema, signResultSchema } from './api/rotation.js';
+import { askedChangeSchema, changesPlanSchema, documentViewSchema, roleViewSchema, changesPreviewSchema, planResultSchema, planSummarySchema, publishResultSchema, saveResultSchema, signResultSchema } from './api/rotation.js';
 import { jobSchema, jobStartedSchema } from './api/jobs.js';
 import { emptyBody, historySchema, recordSchema, recoverySchema, sessionSchema } from './api/session.js';
 
@@ -26,6 +26,7 @@ export { verifierMatrixSchema, verifyReportSchema, rootDiffSchema } from './api/
 export { targetInfoSchema, rootSummarySchema } from './api/root.js';
 export { archiveSummarySchema, rootKeysHeldSchema, archiveReplySchema } from './api/archive.js';
 export { planSummarySchema, planResultSchema, askedChangeSchema, changesPreviewSchema, signResultSchema, saveResultSchema, publishResultSchema } from './api/rotation.js';
+export { changesPlanSchema, documentViewSchema, roleViewSchema } from './api/rotation.js';
 export { jobSchema, jobStartedSchema } from './api/jobs.js';
 export { recoverySchema, sessionSchema, historySchema, recordSchema } from './api/session.js';
 
@@ -170,6 +171,11 @@ export const startPlan = {
       expiresDays: { type: 'integer', minimum: 1, maximum: 3650 },
       /** The id of an open ceremony with saved keys that this new one abandons (asked for, never implied). */
       abandon: { type: 'string', maxLength: 64 },
+      /**
+       * Several key changes in one new version (absent: the root-key rotation). `keyType` is then the
+       * type of the keys generated; `newTokenKey` only with exactly one root-key rotation.
+       */
+      changes: { type: 'array', minItems: 1, maxItems: 20, items: askedChangeSchema },
       /** Plan from an expired current root anyway; the reason (not blank) goes to the journal and record. */
       allowExpired: {
         type: 'object',
@@ -312,6 +318,9 @@ export type PlanSummary = FromSchema<typeof planSummarySchema>;
 export type PlanResult = FromSchema<typeof planResultSchema>;
 export type ChangesPreviewReply = FromSchema<typeof changesPreviewSchema>;
 export type AskedChangeBody = FromSchema<typeof askedChangeSchema>;
+export type ChangesPlan = FromSchema<typeof changesPlanSchema>;
+export type DocumentView = FromSchema<typeof documentViewSchema>;
+export type RoleView = FromSchema<typeof roleViewSchema>;
 export type SignResult = FromSchema<typeof signResultSchema>;
 export type SaveResult = FromSchema<typeof saveResultSchema>;
 export type PublishResultReply = FromSchema<typeof publishResultSchema>;

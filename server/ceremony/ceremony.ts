@@ -51,6 +51,20 @@ export interface ProposalDocument {
   document: RootDocument;
 }
 
+/**
+ * Several key changes: what is published beside the roots, once signed (public facts only), so
+ * that `publish WORKDIR` can finish an interrupted run.
+ */
+export interface ChangesProposal {
+  summary: string[];
+  /** Standard repositories: the re-signed metadata files, in publishing order. */
+  metadata?: { role: 'targets' | 'snapshot' | 'timestamp'; name: string; text: string; version: number }[];
+  /** Factories: production tags and waves signed by the new offline targets key (E15/E16 bodies). */
+  factoryTargets?: { targetsSignatures?: JsonObject; wavesSignatures?: JsonObject; tags: string[]; waves: string[] };
+  /** After publish: what was published, by document name. */
+  published?: string[];
+}
+
 export interface NewKey {
   keyid: string;
   role: string;
@@ -74,7 +88,9 @@ export interface CeremonyData {
   target: { kind: TargetKind; description: string; ref: TargetRef };
   trusted?: { ci: ServedRoot; prod?: ServedRoot };
   changes: JsonObject[];
-  proposal?: { newVersion: number; newKeyId: string; documents: ProposalDocument[] };
+  proposal?: { newVersion: number; newKeyId: string; documents: ProposalDocument[]; changes?: ChangesProposal };
+  /** What the ceremony runs: the root-key rotation (absent) or several key changes (`tuf-rotate change`, the page's changes). */
+  run?: 'changes';
   signatures: { document: string; keyid: string; verified: boolean; stale?: boolean }[];
   /** The keys given as input, once shown to hold a key of the trusted root (at plan). */
   inputKeys?: { source: string; path?: string; sha256?: string };
@@ -126,7 +142,7 @@ export class Ceremony {
     await this.update(what, { ...patch, state: to }, { ...(data ?? {}), from, to });
   }
 
-  /** The new root key's saved archive, once proven. */
+  /** The new key archive, once saved and proven (the root key's, or every generated key's for changes). */
   savedArchive(): { path: string; sha256: string } | undefined {
     const k = this.data.newKeys.find((x) => x.archive);
     return k?.archive ? { path: k.archive.path, sha256: k.archive.sha256 } : undefined;

@@ -149,7 +149,8 @@ async function settle(c: Ceremony, seen: Observed): Promise<void> {
   const ours = c.proposalRoot('root');
   const oursProd = c.proposalRoot('prod-root');
   const served = rootSha256(seen.ci);
-  const signedOurs = ours !== undefined && d.signatures.length > 0;
+  // Ours: signed here, or (several key changes on a Factory) staged here partly signed for the other admins to finish.
+  const signedOurs = ours !== undefined && (d.signatures.length > 0 || (d.run === 'changes' && d.txid !== undefined));
   const at = new Date().toISOString();
   const move = async (to: CeremonyState, why: string, patch: Partial<CeremonyData> = {}): Promise<void> => {
     if (d.state === to && Object.keys(patch).length === 0) return;
@@ -239,6 +240,10 @@ function view(c: Ceremony, seen: Observed | undefined, unreachable: string | und
       if (d.movedOnTo !== undefined) {
         return { ...base, validArchive: null, message: `This ceremony published root version ${d.published?.version ?? '?'} of ${where}; the target has since moved on to version ${d.movedOnTo}, so the valid key archive is the one of the ceremony that published version ${d.movedOnTo}, not ${newName}.${note}` };
       }
+      if (!saved && d.run === 'changes') {
+        // Changes that generated no key (thresholds, expiry, removals): the keys given stay the valid ones.
+        return { ...base, ...input, message: `Root version ${d.published?.version ?? ours?.version ?? '?'} of ${where} is published (no new key was generated); ${inputName} is still the valid key archive.${note}` };
+      }
       return { ...base, validArchive: saved?.path ?? null, ...(saved ? { validArchiveSha256: saved.sha256 } : {}), message: `Root version ${d.published?.version ?? ours?.version ?? '?'} of ${where} is published; the new key archive ${newName} is the valid one.${note}` };
     case 'partly-applied':
       return { ...base, validArchive: saved?.path ?? null, ...(saved ? { validArchiveSha256: saved.sha256 } : {}), message: `The rotation of ${where} to version ${ours?.version ?? '?'} is partly applied (the CI root is new, production is not yet). The new key archive ${newName} is the valid one; finish with tuf-rotate publish WORKDIR (re-apply).${note}` };
@@ -247,6 +252,10 @@ function view(c: Ceremony, seen: Observed | undefined, unreachable: string | und
     case 'cancelled':
       return { ...base, ...input, message: `This ceremony was cancelled (${d.reason ?? 'nothing was published'}); ${where} still serves version ${base.version ?? '?'} and ${inputName} is still the valid key archive.${note}` };
     case 'keys-saved':
+      if (d.run === 'changes') {
+        const what = saved ? `The new key archive ${newName} for version ${ours?.version ?? '?'} is saved` : `The changes for version ${ours?.version ?? '?'} are signed`;
+        return { ...base, ...input, message: `${what}, but the changes are not published: ${inputName} is still the valid one. Keep both; run tuf-rotate publish WORKDIR to finish (it publishes the root${d.proposal?.changes?.metadata ? ' and the re-signed metadata' : ''}${d.proposal?.changes?.factoryTargets ? ' with the production and wave targets signatures' : ''}).${note}` };
+      }
       return { ...base, ...input, message: `The new key archive ${newName} for version ${ours?.version ?? '?'} is saved, but the new root is not published: ${inputName} is still the valid one. Keep both; run tuf-rotate publish WORKDIR to finish.${note}` };
     case 'signed':
     case 'staged':

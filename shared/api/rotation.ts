@@ -4,7 +4,8 @@ import { rootDiffSchema, verifyReportSchema, warningSchema } from './verify.js';
 
 export const planSummarySchema = {
   type: 'object',
-  required: ['dialect', 'currentVersion', 'newVersion', 'newKeyId', 'newKeyShort', 'algorithm', 'bits', 'replacedKeyId', 'removedKeyIds', 'signers', 'expires', 'warnings'],
+  /** newKeyId, newKeyShort, algorithm, bits, replacedKeyId and signers are there for a root-key rotation only (not for other changes). */
+  required: ['dialect', 'currentVersion', 'newVersion', 'removedKeyIds', 'expires', 'warnings'],
   additionalProperties: false,
   properties: {
     dialect,
@@ -25,13 +26,6 @@ export const planSummarySchema = {
     /** The new key is in a hardware token (no private key in any archive). */
     newKeyToken: { type: 'object', required: ['uri', 'label'], additionalProperties: false, properties: { uri: str, label: str, noBackupAck: str } },
   },
-} as const;
-
-export const planResultSchema = {
-  type: 'object',
-  required: ['plan', 'diff'],
-  additionalProperties: false,
-  properties: { plan: planSummarySchema, diff: rootDiffSchema },
 } as const;
 
 export const topRole = { type: 'string', enum: ['root', 'targets', 'snapshot', 'timestamp'] } as const;
@@ -67,6 +61,86 @@ export const signatureRuleSchema = {
   },
 } as const;
 
+/** One top-level role of a root, before or after the changes (the roles and keys graph). */
+export const roleViewSchema = {
+  type: 'object',
+  required: ['name', 'threshold', 'keys'],
+  additionalProperties: false,
+  properties: {
+    name: topRole,
+    threshold: int,
+    /** Factory: the production root's targets threshold. */
+    prodThreshold: int,
+    keys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['keyid', 'keytype', 'held', 'online', 'added', 'removed'],
+        additionalProperties: false,
+        properties: {
+          keyid: str,
+          keytype: str,
+          owner: str,
+          /** A key the uploaded archive (or token) or a generated key provides. */
+          held: bool,
+          /** An online key (Factory: the Factory holds it; standard repository: snapshot/timestamp keys and targets keys kept online). */
+          online: bool,
+          added: bool,
+          removed: bool,
+        },
+      },
+    },
+  },
+} as const;
+
+/** One document of the proposal: a root, a re-signed metadata file, Factory production/wave targets. */
+export const documentViewSchema = {
+  type: 'object',
+  required: ['name', 'kind', 'before', 'after'],
+  additionalProperties: false,
+  properties: {
+    /** 'root.json', 'root.json (production)', 'targets.json', 'snapshot.json', 'timestamp.json', 'targets of tag main', 'targets of wave wave-1'. */
+    name: str,
+    kind: { type: 'string', enum: ['root', 'prod-root', 'metadata', 'factory-targets'] },
+    /** Pretty JSON (2 spaces) as served now; null when the document is new. */
+    before: { type: ['string', 'null'] },
+    /** Pretty JSON (2 spaces) after the change (with its signatures once signed). */
+    after: str,
+    /** What the Sign step adds when `after` does not show it yet. */
+    note: str,
+  },
+} as const;
+
+/** Several key changes in one new version: what the plan step shows beside (or instead of) the rotation summary. */
+export const changesPlanSchema = {
+  type: 'object',
+  required: ['summary', 'newKeys', 'removedKeyIds', 'signatures', 'missing', 'notes', 'roles', 'documents'],
+  additionalProperties: false,
+  properties: {
+    summary: strings,
+    newKeys: { type: 'array', items: { type: 'object', required: ['role', 'keyid'], additionalProperties: false, properties: { role: str, keyid: str, owner: str } } },
+    removedKeyIds: strings,
+    signatures: { type: 'array', items: signatureRuleSchema },
+    /** Signatures the keys held cannot make: sign is refused until the holders sign. */
+    missing: { type: 'array', items: signatureRuleSchema },
+    notes: strings,
+    roles: {
+      type: 'object',
+      required: ['before', 'after'],
+      additionalProperties: false,
+      properties: { before: { type: 'array', items: roleViewSchema }, after: { type: 'array', items: roleViewSchema } },
+    },
+    documents: { type: 'array', items: documentViewSchema },
+  },
+} as const;
+
+export const planResultSchema = {
+  type: 'object',
+  required: ['plan', 'diff'],
+  additionalProperties: false,
+  properties: { plan: planSummarySchema, diff: rootDiffSchema, changes: changesPlanSchema },
+} as const;
+
 export const changesPreviewSchema = {
   type: 'object',
   required: ['dialect', 'currentVersion', 'newVersion', 'summary', 'newKeys', 'removedKeyIds', 'signatures', 'missing', 'notes', 'command', 'diff'],
@@ -95,6 +169,8 @@ export const signResultSchema = {
     /** SHA-256 of the canonical signed bytes of the new root. */
     sha256: str,
     verify: verifyReportSchema,
+    /** Several key changes: every signed document of the proposal (roots, re-signed metadata, Factory targets). */
+    documents: { type: 'array', items: documentViewSchema },
   },
 } as const;
 
@@ -115,5 +191,11 @@ export const publishResultSchema = {
   type: 'object',
   required: ['location', 'version', 'verify'],
   additionalProperties: false,
-  properties: { location: str, version: int, verify: verifyReportSchema },
+  properties: {
+    location: str,
+    version: int,
+    verify: verifyReportSchema,
+    /** Several key changes: what was published, by document name ('root.json', 'root.json (production)', 'targets.json', 'targets of tag main', …). */
+    published: strings,
+  },
 } as const;

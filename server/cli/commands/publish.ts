@@ -8,6 +8,9 @@ import { existingWorkDir, findCeremony } from '../../ceremony/find.js';
 import { lockWork } from '../../ceremony/lock.js';
 import { backendFromRef, refOf, sameTarget } from '../../ceremony/reconcile.js';
 import { publishSaved } from '../../ceremony/steps.js';
+import type { Backend } from '../../backends/backend.js';
+import type { Ceremony } from '../../ceremony/ceremony.js';
+import type { Reconciled } from '../../ceremony/reconcile.js';
 import { AppError } from '../../errors.js';
 import { toDocument } from '../../tuf/metadata.js';
 import { verifyRootUpdate } from '../../tuf/verify.js';
@@ -52,6 +55,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+/** A change run stopped after its keys were saved: the roots, the re-signed metadata or the Factory targets signatures, from the ceremony. */
+async function finishChanges(work: string, ceremony: Ceremony, reconciled: Reconciled, given: Backend | undefined, args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
+  const tokenFile = one(args, 'token-file');
+  const ref = ceremony.data.target.ref;
+  const refWithUrl = (ref.kind === 'factory' || ref.kind === 'practice') && one(args, 'api-url') !== undefined ? { ...ref, apiUrl: one(args, 'api-url') as string } : ref;
+  const backend = given ?? (await backendFromRef(refWithUrl, { env: io.env as NodeJS.ProcessEnv, ...(tokenFile !== undefined ? { tokenFile } : {}) }));
+  if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${ceremony.data.target.description} from the ceremony alone.`, 'Name the target (--repo DIR, or --factory NAME with --token-file).');
+  await confirm(io, `Publish the changes of ceremony ${ceremony.id} (root version ${reconciled.newVersion ?? '?'}) to ${ceremony.data.target.description}?`, args.flags.has('yes'));
+  const { publishSavedChanges } = await import('../../ceremony/change-steps.js');
+  const result = await publishSavedChanges(ceremony, backend, now(io), (step) => io.onStep?.(step));
+  const saved = ceremony.savedArchive();
+  const valid = saved ? { validArchive: saved.path, validArchiveSha256: saved.sha256 } : { validArchive: reconciled.validArchive };
+  if (args.flags.has('json')) {
+    io.stdout(JSON.stringify({ ok: true, state: 'published', ceremony: ceremony.id, work, version: result.readBack.version, location: result.location, published: result.published, metadata: result.metadata, ...valid }) + '\n');
+  } else {
+    io.stdout(`Root version ${result.readBack.version} published to ${result.location} (${result.published.join(', ')}); the valid key archive is now ${valid.validArchive ?? '?'}.\n`);
+  }
+  return 0;
+}
+
 /** `publish WORKDIR [TARGET]`: reconcile the ceremony, then publish its saved root if that is what is left. */
 async function finish(workArg: string, args: ReturnType<typeof parseArgs>, io: CliIo): Promise<number> {
   const work = existingWorkDir(workArg, io.env, io.cwd);
@@ -91,6 +114,7 @@ async function finishIn(work: string, args: ReturnType<typeof parseArgs>, io: Cl
     return 0;
   }
   const kind = ceremony.data.target.ref.kind;
+  if (ceremony.data.run === 'changes' && ceremony.state === 'keys-saved') return finishChanges(work, ceremony, reconciled, given, args, io);
   if ((kind === 'factory' || kind === 'practice') && (ceremony.state === 'keys-saved' || ceremony.state === 'partly-applied' || ceremony.state === 'staged' || ceremony.state === 'signed')) {
     // A Factory: apply the staged, signed transaction, or re-run apply until both chains are published.
     const ref = ceremony.data.target.ref;

@@ -1,0 +1,37 @@
+/** The session's targets: a FoundriesFactory backend from the page's fields, and the new-key-in-a-token option. */
+import path from 'node:path';
+import type { TargetBody } from '../../shared/api.js';
+import type { Backend } from '../backends/backend.js';
+import { FoundriesBackend } from '../backends/foundries.js';
+import { DEFAULT_API_URL, FoundriesClient, loadToken } from '../backends/foundries-client.js';
+import type { RotateOptions } from '../ceremony.js';
+import { pinFromValue } from '../signers/pin.js';
+import { formatPkcs11Uri } from '../signers/pkcs11-uri.js';
+
+/** The page's "new key in a hardware token" fields as the ceremony's option (the PIN goes to C_Login only). */
+export function newTokenKeyOption(
+  t: { module?: string; token: string; key: string; pin: string; existing?: boolean; ackNoBackup?: string },
+  env: Record<string, string | undefined>,
+): NonNullable<RotateOptions['newTokenKey']> {
+  return {
+    uri: formatPkcs11Uri({ token: t.token, object: t.key }),
+    pkcs11: { modulePath: t.module, env, pin: pinFromValue(t.pin) },
+    noBackupAck: t.ackNoBackup?.trim(),
+    existing: t.existing === true,
+  };
+}
+
+/** A FoundriesFactory target; the token (from the body, a file, FIOCTL_TOKEN or fioctl's config) stays in the client only. */
+export function factoryBackend(body: Extract<TargetBody, { kind: 'factory' }>, workDir: string, env: NodeJS.ProcessEnv): Backend {
+  const token =
+    body.token ??
+    loadToken({
+      ...(body.tokenFile !== undefined ? { tokenFile: path.resolve(workDir, body.tokenFile) } : {}),
+      env,
+      ...(env['HOME'] !== undefined ? { home: env['HOME'] } : {}),
+    });
+  const apiUrl = body.apiUrl ?? DEFAULT_API_URL;
+  const client = new FoundriesClient({ apiUrl, factory: body.factory, token });
+  const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(apiUrl);
+  return new FoundriesBackend(client, { practice: loopback });
+}
