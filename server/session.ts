@@ -25,6 +25,7 @@ import { closeKeyRing, emptyArchive, keyRingFromArchive } from './keyring.js';
 import type { HeldKey, KeyRing } from './keyring.js';
 import type { PemKeyReply, TokenKeyReply } from '../shared/api.js';
 import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
+import { lendArchive, type HeldArchives } from './lend-archive.js';
 import { ChangeRun } from './session/changes.js';
 import { buildRecord } from './session/record.js';
 import { backendOfCeremony, publishCeremonyRun, recoveryInfo } from './session/recovery.js';
@@ -36,7 +37,7 @@ import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
 import type { Root, RootDocument, VerifyReport } from './tuf/model.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
-import { archiveView, historyView, rootKeysHeld, rootSummary } from './views.js';
+import { archiveView, historyView, rootSummary } from './views.js';
 
 export interface SessionOptions {
   /** The work folder: its ceremonies, and where new archives (and an offline target's new root) are written by default. */
@@ -61,7 +62,7 @@ function state(message: string, hint: string): AppError {
 export class Session {
   #target: Backend | undefined;
   #current: Root | undefined;
-  #archive: { archive: KeyArchive; ring: KeyRing } | undefined;
+  #archive: HeldArchives | undefined;
   /** The planned run: the root-key rotation, or several key changes (POST /api/plan with `changes`). */
   #run: StepRun | undefined;
   #published: (PublishResultReply & { report: VerifyReport }) | undefined;
@@ -116,7 +117,7 @@ export class Session {
     const out: SessionState = { step: this.#step(), published: this.#published !== undefined, work: this.o.workDir };
     if (busy) out.busyJobId = busy.id;
     if (this.#target) out.target = this.#targetInfo(this.#target);
-    if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined());
+    if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined(), this.#archive.lent);
     const run = this.#run;
     if (run) {
       out.plan = run.plan;
@@ -236,7 +237,23 @@ export class Session {
     if (this.#archive) closeKeyRing(this.#archive.ring);
     this.#archive = { archive, ring };
     const root = await this.#currentOrUndefined();
-    return { archive: archiveView(archive, ring, root).archive, ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
+    return archiveView(archive, ring, root);
+  }
+
+  /**
+   * A further key archive lends its keys (server/lend-archive.ts): a Factory's targets keys in
+   * their own file, say. Without a first archive it is the first archive.
+   */
+  async lendArchive(bytes: Uint8Array): Promise<ArchiveReply> {
+    const prev = this.#archive;
+    if (!prev || prev.ring.keys.length === 0) return this.uploadArchive(bytes);
+    this.#idle();
+    this.#notPublished();
+    const added = await readKeyArchive(bytes, { name: 'the added archive' });
+    const next = lendArchive(prev, added);
+    await this.#discardRotation();
+    this.#archive = next;
+    return archiveView(next.archive, next.ring, await this.#currentOrUndefined(), next.lent);
   }
 
   /**
@@ -259,12 +276,11 @@ export class Session {
     const others = (prev?.ring.keys ?? []).filter((k) => k.tokenUri !== signer.uri);
     if (prev) closeKeyRing({ ...prev.ring, keys: prev.ring.keys.filter((k) => k.tokenUri === signer.uri) });
     const ring: KeyRing = { source: prev ? `${prev.ring.source}, ${signer.uri}` : signer.uri, archive: prev?.ring.archive, keys: [...others, held] };
-    this.#archive = { archive, ring };
+    this.#archive = { archive, ring, ...(prev?.lent ? { lent: prev.lent } : {}) };
     const root = await this.#currentOrUndefined();
     const t = signer.token;
     return {
-      archive: archiveView(archive, ring, root).archive,
-      ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}),
+      ...archiveView(archive, ring, root, prev?.lent),
       tokenKey: { uri: signer.uri, label: t.label, serial: t.serial, manufacturer: t.manufacturer, model: t.model, algorithm: signer.publicKey.algorithm, bits: signer.publicKey.bits },
     };
   }
@@ -276,9 +292,10 @@ export class Session {
     const { joinPemKey } = await import('./pem-key.js');
     const joined = joinPemKey(this.#archive, body);
     await this.#discardRotation();
-    this.#archive = { archive: joined.archive, ring: joined.ring };
+    const lent = this.#archive?.lent;
+    this.#archive = { archive: joined.archive, ring: joined.ring, ...(lent ? { lent } : {}) };
     const root = await this.#currentOrUndefined();
-    return { archive: archiveView(joined.archive, joined.ring, root).archive, ...(root ? { rootKeys: rootKeysHeld(joined.ring, root) } : {}), pemKey: joined.pemKey };
+    return { ...archiveView(joined.archive, joined.ring, root, lent), pemKey: joined.pemKey };
   }
 
   startPlan(body: PlanBody): Job {

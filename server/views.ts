@@ -92,8 +92,8 @@ export function rootKeysHeld(ring: KeyRing, root: Root): RootKeysHeld {
   };
 }
 
-export function archiveView(archive: KeyArchive, ring: KeyRing, root: Root | undefined): ArchiveReply {
-  return { archive: summarizeArchive(archive), ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
+export function archiveView(archive: KeyArchive, ring: KeyRing, root: Root | undefined, lent?: readonly KeyArchive[]): ArchiveReply {
+  return { archive: summarizeArchive(archive), ...(lent && lent.length > 0 ? { lent: lent.map((a) => summarizeArchive(a)) } : {}), ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
 }
 
 /** A plan's single-owner warnings name polis-ids; the diff's (same roots, with the Factory's users) name the owners. */

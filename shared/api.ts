@@ -20,6 +20,7 @@ import { archiveReplySchema, archiveSummarySchema, rootKeysHeldSchema } from './
 import { askedChangeSchema, changesPlanSchema, documentViewSchema, roleViewSchema, changesPreviewSchema, planResultSchema, planSummarySchema, publishResultSchema, saveResultSchema, signResultSchema } from './api/rotation.js';
 import { jobSchema, jobStartedSchema } from './api/jobs.js';
 import { addPemKey } from './api/pem-key.js';
+import { lendArchive } from './api/lend-archive.js';
 import { emptyBody, historySchema, recordSchema, recoverySchema, sessionSchema } from './api/session.js';
 
 export { apiErrorSchema, errorReply, keySummarySchema } from './api/common.js';
@@ -151,6 +152,7 @@ export const addTokenKey = {
     properties: {
       archive: archiveSummarySchema,
       rootKeys: rootKeysHeldSchema,
+      lent: { type: 'array', items: archiveSummarySchema },
       tokenKey: {
         type: 'object',
         required: ['uri', 'label', 'serial', 'manufacturer', 'model', 'algorithm', 'bits'],
@@ -284,6 +286,7 @@ export const ROUTES = [
   uploadArchive,
   addTokenKey,
   addPemKey,
+  lendArchive,
   startPlan,
   previewChanges,
   startSign,
@@ -318,7 +321,7 @@ export type ArchiveSummaryReply = FromSchema<typeof archiveSummarySchema>;
 export type RootKeysHeld = FromSchema<typeof rootKeysHeldSchema>;
 export type ArchiveReply = FromSchema<typeof archiveReplySchema>;
 export type TokenKeyReply = FromSchema<(typeof addTokenKey)['reply']>;
-export { addPemKey };
+export { addPemKey, lendArchive };
 export type PemKeyReply = FromSchema<(typeof addPemKey)['reply']>;
 export type PlanSummary = FromSchema<typeof planSummarySchema>;
 export type PlanResult = FromSchema<typeof planResultSchema>;

@@ -27,6 +27,7 @@ export const addPemKey = {
     properties: {
       archive: archiveSummarySchema,
       rootKeys: rootKeysHeldSchema,
+      lent: { type: 'array', items: archiveSummarySchema },
       /** Public facts of the key read: its label, algorithm and size. */
       pemKey: { type: 'object', required: ['label', 'algorithm', 'bits'], additionalProperties: false, properties: { label: str, algorithm, bits: int } },
     },

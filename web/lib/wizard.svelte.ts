@@ -42,6 +42,7 @@ import {
   startSave,
   startSign,
   uploadArchive,
+  lendArchive,
 } from '../../shared/api.js';
 import { ApiFailure, call, download, toFailure, token, upload, waitForJob } from './api.js';
 import type { AskedChange, ChangesPlan, DocumentView } from './changes.js';
@@ -338,6 +339,18 @@ export class Wizard {
       this.#archive = await upload<ArchiveReply>(uploadArchive, file);
       this.#root = await call<RootSummary>(getRoot);
     });
+  }
+
+  /** Another key archive lends its keys (e.g. the targets keys in their own file); the new archive copies the first. */
+  async lendArchive(file: File): Promise<boolean> {
+    const r = await this.#run('keys', async () => {
+      const reply = await upload<ArchiveReply>(lendArchive, file);
+      this.#archive = reply;
+      this.#resetFrom('archive');
+      this.#root = await call<RootSummary>(getRoot);
+      return true;
+    });
+    return r === true;
   }
 
   /** A key in a hardware token joins the keys; the PIN goes to the local server for C_Login only. */
