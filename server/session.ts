@@ -347,7 +347,14 @@ export class Session {
         held.ring,
         held.archive.sha256,
         this.#store,
-        { asked: changes, keyType: body.keyType, now, ...(body.changelog !== undefined ? { changelog: body.changelog } : {}), ...(body.abandon !== undefined ? { abandon: body.abandon } : {}) },
+        {
+          asked: changes,
+          keyType: body.keyType,
+          now,
+          ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
+          ...(body.abandon !== undefined ? { abandon: body.abandon } : {}),
+          ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
+        },
         this.#runOptions(),
         progress,
       );
