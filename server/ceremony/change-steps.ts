@@ -19,13 +19,10 @@ import { keyIdFor } from '../tuf/keys.js';
 import { parseRoot, toDocument } from '../tuf/metadata.js';
 import type { Root, RootDocument } from '../tuf/model.js';
 import type { MetadataFile } from '../tuf/repo-metadata.js';
-import { readFileLimited, sha256Hex } from '../util/fs-atomic.js';
 import type { Ceremony, CeremonyData, ChangesProposal, ProposalDocument } from './ceremony.js';
 import { appendEvent } from './log.js';
 import { rootSha256 } from './reconcile.js';
-import { recordPublished, txidOf } from './steps.js';
-
-const NEW_ARCHIVE_LIMIT = 64 * 1024 * 1024;
+import { checkBeforeRecoveryPublish, recordPublished, txidOf } from './steps.js';
 
 /** The changes as the ceremony records them (its `changes` list): each asked change and the type of the keys generated. */
 export function changesRecord(asked: readonly AskedChange[], keyType: string): JsonObject[] {
@@ -119,18 +116,7 @@ export async function publishSavedChanges(c: Ceremony, backend: Backend, now: Da
   const trustedDoc = d.trusted?.ci;
   const extra = d.proposal?.changes;
   if (!root || !trustedDoc || !extra) throw new AppError('SESSION_STATE', `Ceremony ${c.id} has no signed changes recorded.`, 'Start a new ceremony.');
-  if (saved) {
-    progress('check', 'Checking the saved key archive is unchanged on disk');
-    const bytes = await readFileLimited(saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
-    if (sha256Hex(bytes) !== saved.sha256) {
-      throw new AppError('ARCHIVE_READBACK_FAILED', `${saved.path} changed after it was saved (its SHA-256 differs).`, 'Do not publish; find the archive as it was saved.');
-    }
-  }
-  const trusted = parseRoot(trustedDoc.document as unknown as JsonObject, 'the ceremony\'s trusted root');
-  const current = await backend.currentRoot();
-  if (rootSha256(current) !== trustedDoc.sha256 && rootSha256(current) !== root.sha256) {
-    throw new AppError('TARGET_CONFLICT', `${backend.description} holds root version ${current.version}, not the version ${trusted.version} these changes were signed against.`, 'Run tuf-rotate status: the target moved on without this ceremony.');
-  }
+  const trusted = await checkBeforeRecoveryPublish(backend, { saved, root, trustedDoc, signed: 'these changes were signed' }, progress);
   if (backend instanceof FoundriesBackend) {
     if (d.txid === undefined) throw new AppError('SESSION_STATE', `Ceremony ${c.id} recorded no Factory transaction.`, 'Run tuf-rotate status; cancel the Factory\'s transaction and start again.');
     await backend.resume(d.txid); // refused when the transaction is no longer open

@@ -152,6 +152,31 @@ export async function recordPlanned(c: Ceremony, prep: PreparedRotation, backend
   else await c.update('planned', patch, data);
 }
 
+/**
+ * Before a saved run is published from the ceremony (a restart, another tab, publish WORKDIR): the
+ * saved archive is unchanged on disk (Invariant 1), and the target still serves the root the run was
+ * signed against (or already ours). Returns that trusted root.
+ */
+export async function checkBeforeRecoveryPublish(
+  backend: Backend,
+  run: { saved: { path: string; sha256: string } | undefined; root: { sha256: string }; trustedDoc: { sha256: string; document: unknown }; signed: string },
+  progress: Progress,
+): Promise<Root> {
+  if (run.saved) {
+    progress('check', 'Checking the saved key archive is unchanged on disk');
+    const bytes = await readFileLimited(run.saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
+    if (sha256Hex(bytes) !== run.saved.sha256) {
+      throw new AppError('ARCHIVE_READBACK_FAILED', `${run.saved.path} changed after it was saved (its SHA-256 differs).`, 'Do not publish; find the archive as it was saved.');
+    }
+  }
+  const trusted = parseRoot(run.trustedDoc.document as JsonObject, 'the ceremony\'s trusted root');
+  const current = await backend.currentRoot();
+  if (rootSha256(current) !== run.trustedDoc.sha256 && rootSha256(current) !== run.root.sha256) {
+    throw new AppError('TARGET_CONFLICT', `${backend.description} holds root version ${current.version}, not the version ${trusted.version} ${run.signed} against.`, 'Run tuf-rotate status: the target moved on without this ceremony.');
+  }
+  return trusted;
+}
+
 /** After sign: the signed documents and the signatures verified on them. */
 export async function recordSigned(c: Ceremony, prep: PreparedRotation, signed: SignedRotation): Promise<void> {
   const documents = [proposalDoc('root', prep.current, signed.root, signed.document)];
@@ -195,16 +220,7 @@ export async function publishSaved(
   const root = c.proposalRoot('root');
   const trustedDoc = d.trusted?.ci;
   if (!saved || !root || !trustedDoc) throw new AppError('SESSION_STATE', `Ceremony ${c.id} has no saved archive or signed root.`, 'Start a new ceremony.');
-  progress('check', 'Checking the saved key archive is unchanged on disk');
-  const bytes = await readFileLimited(saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
-  if (sha256Hex(bytes) !== saved.sha256) {
-    throw new AppError('ARCHIVE_READBACK_FAILED', `${saved.path} changed after it was saved (its SHA-256 differs).`, 'Do not publish; find the archive as it was saved.');
-  }
-  const trusted = parseRoot(trustedDoc.document as unknown as JsonObject, 'the ceremony\'s trusted root');
-  const current = await backend.currentRoot();
-  if (rootSha256(current) !== trustedDoc.sha256 && rootSha256(current) !== root.sha256) {
-    throw new AppError('TARGET_CONFLICT', `${backend.description} holds root version ${current.version}, not the version ${trusted.version} this ceremony signed against.`, 'Run tuf-rotate status: the target moved on without this ceremony.');
-  }
+  const trusted = await checkBeforeRecoveryPublish(backend, { saved, root, trustedDoc, signed: 'this ceremony signed' }, progress);
   await appendEvent(c.dir, { at: now, who: c.who, what: 'recovery publish started', data: { version: root.version } });
   const prod = c.proposalRoot('prod-root');
   const result = await publishRotation(backend, trusted, { document: root.document, prod: prod?.document }, now, progress);
