@@ -12,7 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { Updater } from 'tuf-js';
 import { readKeyArchive } from '../../server/archive/read.js';
 import { writeKeyArchive } from '../../server/archive/write.js';
 import { FoundriesClient } from '../../server/backends/foundries-client.js';
@@ -22,10 +21,9 @@ import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { validTargetsSigners } from '../../server/practice/targets.js';
 import { archivePairFilesFor, keyIdFor, newRootKeyJson, parsePemPrivateKey } from '../../server/tuf/keys.js';
-import { parseRoot } from '../../server/tuf/metadata.js';
 import { verifyChain } from '../../server/tuf/verify.js';
-import { serveFolder } from '../helpers/static-server.js';
 import { testApp, waitJob, type TestApp } from './helpers.js';
+import { clientFetches } from '../helpers/accept.js';
 
 interface DocumentView { name: string; kind: string; before: string | null; after: string; note?: string }
 interface RoleView { name: string; threshold: number; prodThreshold?: number; keys: { keyid: string; held: boolean; online: boolean; added: boolean; removed: boolean }[] }
@@ -63,21 +61,6 @@ async function runChanges(t: TestApp, target: unknown, archive: string, changes:
   return { plan: planned.plan.changes, documents: signed.sign.documents, saved: saved.save, published: published.publish };
 }
 
-async function clientFetches(repo: string, clientDir: string): Promise<number> {
-  const server = await serveFolder(repo);
-  try {
-    const updater = new Updater({ metadataDir: clientDir, metadataBaseUrl: `${server.url}/metadata`, targetBaseUrl: `${server.url}/targets`, targetDir: path.join(clientDir, 'downloads'), config: { fetchRetries: 0 } });
-    await updater.refresh();
-    const info = await updater.getTargetInfo('hello.txt');
-    assert.ok(info);
-    await fs.mkdir(path.join(clientDir, 'downloads'), { recursive: true });
-    const file = await updater.downloadTarget(info, path.join(clientDir, 'downloads', 'hello.txt'));
-    assert.equal(await fs.readFile(file, 'utf8'), 'Hello from the practice repository.\n');
-  } finally {
-    await server.close();
-  }
-  return parseRoot(await fs.readFile(path.join(clientDir, 'root.json'))).version;
-}
 
 /** An archive holding `base`'s entries plus the files of `more` (another archive) or PEM online keys as archive pairs. */
 async function combined(out: string, base: string, more: { archive?: string; pems?: { role: string; file: string }[] }): Promise<string> {

@@ -14,7 +14,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { Updater } from 'tuf-js';
 import { readKeyArchive } from '../../server/archive/read.js';
 import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { addPracticeWave } from '../../server/practice/create.js';
@@ -22,7 +21,7 @@ import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { validTargetsSigners } from '../../server/practice/targets.js';
 import { parseRoot } from '../../server/tuf/metadata.js';
 import { cli } from '../helpers/cli.js';
-import { serveFolder } from '../helpers/static-server.js';
+import { clientFetches } from '../helpers/accept.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/server/main.js', import.meta.url));
 
@@ -42,21 +41,6 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 const lastJson = (s: string): Record<string, unknown> => JSON.parse(s.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
 const sha = async (file: string): Promise<string> => createHash('sha256').update(await fs.readFile(file)).digest('hex');
 
-async function clientFetches(repo: string, clientDir: string): Promise<number> {
-  const server = await serveFolder(repo);
-  try {
-    const updater = new Updater({ metadataDir: clientDir, metadataBaseUrl: `${server.url}/metadata`, targetBaseUrl: `${server.url}/targets`, targetDir: path.join(clientDir, 'downloads'), config: { fetchRetries: 0 } });
-    await updater.refresh();
-    const info = await updater.getTargetInfo('hello.txt');
-    assert.ok(info, 'the target is listed in targets.json');
-    await fs.mkdir(path.join(clientDir, 'downloads'), { recursive: true });
-    const file = await updater.downloadTarget(info, path.join(clientDir, 'downloads', 'hello.txt'));
-    assert.equal(await fs.readFile(file, 'utf8'), 'Hello from the practice repository.\n');
-  } finally {
-    await server.close();
-  }
-  return parseRoot(await fs.readFile(path.join(clientDir, 'root.json'))).version;
-}
 
 describe('change runs in the work folder\'s ceremony (killed after save, then status and publish WORKDIR)', { skip: existsSync(MAIN) ? false : 'run npm run build first (npm test does)' }, () => {
   let tmp: string;

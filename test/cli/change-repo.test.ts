@@ -3,34 +3,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Updater } from 'tuf-js';
 import { readKeyArchive } from '../../server/archive/read.js';
-import { parseRoot } from '../../server/tuf/metadata.js';
 import { cli } from '../helpers/cli.js';
-import { serveFolder } from '../helpers/static-server.js';
+import { clientFetches } from '../helpers/accept.js';
 
-/** tuf-js's Updater refreshes from the repository over loopback, then fetches the practice target; returns the root version it trusts. */
-async function clientFetches(repo: string, clientDir: string): Promise<number> {
-  const server = await serveFolder(repo);
-  try {
-    const updater = new Updater({
-      metadataDir: clientDir,
-      metadataBaseUrl: `${server.url}/metadata`,
-      targetBaseUrl: `${server.url}/targets`,
-      targetDir: path.join(clientDir, 'downloads'),
-      config: { fetchRetries: 0 },
-    });
-    await updater.refresh();
-    const info = await updater.getTargetInfo('hello.txt');
-    assert.ok(info, 'the target is listed in targets.json');
-    await fs.mkdir(path.join(clientDir, 'downloads'), { recursive: true });
-    const file = await updater.downloadTarget(info, path.join(clientDir, 'downloads', 'hello.txt'));
-    assert.equal(await fs.readFile(file, 'utf8'), 'Hello from the practice repository.\n');
-  } finally {
-    await server.close();
-  }
-  return parseRoot(await fs.readFile(path.join(clientDir, 'root.json'))).version;
-}
 
 interface ChangeResult {
   version: number;

@@ -45,3 +45,29 @@ export async function assertValidArchive(repo: string, archive: string | null | 
   const ring = keyRingFromArchive(await readKeyArchive(await fs.readFile(archive)), archive);
   assert.ok(heldKeysForRole(ring, current).size > 0, `${archive} holds a key of root version ${current.version}`);
 }
+
+/**
+ * tuf-js's Updater refreshes from the repository over loopback (from the root.json already in
+ * `clientDir`), then downloads the practice target `hello.txt`; returns the root version it trusts.
+ */
+export async function clientFetches(repo: string, clientDir: string): Promise<number> {
+  const server = await serveFolder(repo);
+  try {
+    const updater = new Updater({
+      metadataDir: clientDir,
+      metadataBaseUrl: `${server.url}/metadata`,
+      targetBaseUrl: `${server.url}/targets`,
+      targetDir: path.join(clientDir, 'downloads'),
+      config: { fetchRetries: 0 },
+    });
+    await updater.refresh();
+    const info = await updater.getTargetInfo('hello.txt');
+    assert.ok(info, 'the target is listed in targets.json');
+    await fs.mkdir(path.join(clientDir, 'downloads'), { recursive: true });
+    const file = await updater.downloadTarget(info, path.join(clientDir, 'downloads', 'hello.txt'));
+    assert.equal(await fs.readFile(file, 'utf8'), 'Hello from the practice repository.\n');
+  } finally {
+    await server.close();
+  }
+  return parseRoot(await fs.readFile(path.join(clientDir, 'root.json'))).version;
+}
