@@ -285,6 +285,31 @@ describe('several key changes run from the page (chromium)', { skip: browserSkip
     assert.match(signedText, /root\.json signed by [0-9a-f]{8}/);
     assert.match(signedText, /production/);
     assert.match(publishText, /root\.json published/);
+
+    // Keys that cannot meet a threshold: the first archive holds 1 of the 2 root keys now needed. The
+    // plan shows who must still sign and points to the Requests page; Sign is not offered.
+    const steps = page.getByRole('navigation', { name: 'Steps' });
+    await steps.getByRole('button', { name: /Target/ }).click(); // a published session starts again from its target
+    await page.getByRole('button', { name: 'Use this target' }).click();
+    await focusOn(page, 'keys-h');
+    await page.setInputFiles('#archive-file', archive);
+    await page.getByText(/cannot sign the next root/).waitFor();
+    await steps.getByRole('button', { name: /Plan/ }).click();
+    await focusOn(page, 'plan-h');
+    await page.getByLabel(/Other key changes/).check();
+    await page.getByLabel('Refresh the root expiry to', { exact: true }).check();
+    await page.getByRole('button', { name: 'Plan 1 change' }).click();
+    await focusOn(page, 'diff-h');
+    const missing = await page.locator('.missing').innerText();
+    assert.match(missing, /Your keys cannot make every signature/);
+    assert.match(missing, /root\.json, trusted \(old\) threshold: 1 more signature needed/);
+    assert.equal(await page.getByRole('link', { name: 'Signing requests' }).getAttribute('href'), '/requests');
+    await check(page, 'factory-missing-diff');
+    await page.getByRole('button', { name: 'Next: sign and verify' }).click();
+    await focusOn(page, 'sign-h');
+    assert.equal(await page.getByRole('button', { name: 'Sign and verify', exact: true }).isDisabled(), true, 'Sign is not offered');
+    assert.match(await page.locator('.missing').innerText(), /1 more, from [0-9a-f]{8}/);
+    await check(page, 'factory-missing-sign');
     await page.context().close();
     await stopServerProcess(s, 'SIGTERM');
 
