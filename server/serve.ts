@@ -125,6 +125,7 @@ export function embeddedPracticeFactory(
   dir: string,
   onCreated?: (archive: string) => void,
   faults?: import('./practice/factory-server.js').PracticeFaults,
+  options: { strictWaves?: boolean } = {},
 ): { target: () => Promise<Backend>; close: () => Promise<void> } {
   let started: Promise<{ app: FastifyInstance; apiUrl: string; factory: string; token: string }> | undefined;
   const start = async () => {
@@ -132,7 +133,7 @@ export function embeddedPracticeFactory(
     if (made.created) onCreated?.(made.archive);
     const { buildPracticeFactory, practiceControl } = await import('./practice/factory-server.js');
     const { TOKEN_FILE } = await import('./practice/state.js');
-    const app = await buildPracticeFactory(dir, faults ? { faults } : {});
+    const app = await buildPracticeFactory(dir, { ...(faults ? { faults } : {}), ...options });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     const token = (await readFile(path.join(dir, TOKEN_FILE), 'utf8')).trim();

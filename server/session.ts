@@ -1,39 +1,40 @@
 /**
  * The one rotation session the server holds in memory: target → key archive → plan → sign →
- * save → publish → record. Every step calls the ceremony core (ceremony.ts), exactly as the CLI
- * does. The uploaded archive and every private key stay in this object; what leaves it goes
+ * save → publish → record. The steps are a run: the root-key rotation (session/rotation.ts, the
+ * ceremony core of ceremony.ts) or several key changes (session/changes.ts, the change core of
+ * changes/), exactly as the CLI runs them; recovery views are in session/recovery.ts. The uploaded archive and every private key stay in this object; what leaves it goes
  * through views.ts and the reply schemas.
  */
 import path from 'node:path';
-import type { CeremonyRecord, Job, PublishResultReply, RecoveryInfo, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply, PlanResult, SignResult } from '../shared/api.js';
+import type { CeremonyRecord, Job, PublishResultReply, RecoveryInfo, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply } from '../shared/api.js';
 import { readKeyArchive } from './archive/read.js';
 import type { KeyArchive } from './archive/read.js';
 import type { Backend } from './backends/backend.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
-import { prepareRotation, saveArchive, signAndVerify } from './ceremony.js';
-import type { PreparedRotation, SavedArchive, SignedRotation } from './ceremony.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
 import type { Ceremony } from './ceremony/ceremony.js';
 import type { Reconciled } from './ceremony/reconcile.js';
-import { openCeremony, publishSaved, recordPlanned, recordSaved, recordSigned, startCeremony } from './ceremony/steps.js';
+import { openCeremony } from './ceremony/steps.js';
 import { CeremonyStore } from './ceremony/store.js';
 import { exists } from './util/fs-atomic.js';
-import { closeKeyRing, emptyArchive, heldKeysForRole, keyRingFromArchive } from './keyring.js';
+import { closeKeyRing, emptyArchive, keyRingFromArchive } from './keyring.js';
 import type { HeldKey, KeyRing } from './keyring.js';
 import type { TokenKeyReply } from '../shared/api.js';
 import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
 import { ChangeRun } from './session/changes.js';
 import { buildRecord } from './session/record.js';
-import { backendOfCeremony, recoveryInfo } from './session/recovery.js';
-import { factoryBackend, newTokenKeyOption } from './session/targets.js';
-import { publishSavedChanges } from './ceremony/change-steps.js';
-import type { AskedChange } from './change-keys.js';import { parseRoot } from './tuf/metadata.js';
+import { backendOfCeremony, publishCeremonyRun, recoveryInfo } from './session/recovery.js';
+import { RotationRun } from './session/rotation.js';
+import type { StepRun } from './session/rotation.js';
+import { factoryBackend } from './session/targets.js';
+import type { AskedChange } from './change-keys.js';
+import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
-import type { Root, RootDocument } from './tuf/model.js';
+import type { Root, RootDocument, VerifyReport } from './tuf/model.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
-import { archiveView, historyView, planView, rootKeysHeld, rootSummary, signView } from './views.js';
+import { archiveView, historyView, rootKeysHeld, rootSummary } from './views.js';
 
 export interface SessionOptions {
   /** The work folder: its ceremonies, and where new archives (and an offline target's new root) are written by default. */
@@ -59,14 +60,9 @@ export class Session {
   #target: Backend | undefined;
   #current: Root | undefined;
   #archive: { archive: KeyArchive; ring: KeyRing } | undefined;
-  #prep: PreparedRotation | undefined;
-  /** Several key changes (POST /api/plan with `changes`) instead of the root-key rotation. */
-  #run: ChangeRun | undefined;
-  #plan: PlanResult | undefined;
-  #signed: SignedRotation | undefined;
-  #sign: SignResult | undefined;
-  #saved: SavedArchive | undefined;
-  #published: (PublishResultReply & { report: SignedRotation['report'] }) | undefined;
+  /** The planned run: the root-key rotation, or several key changes (POST /api/plan with `changes`). */
+  #run: StepRun | undefined;
+  #published: (PublishResultReply & { report: VerifyReport }) | undefined;
   #times: CeremonyRecord['times'] = {};
   /** The work folder's ceremonies; the current one is the truth, reconciled on every read. */
   readonly #store: CeremonyStore;
@@ -92,12 +88,7 @@ export class Session {
     const opened = await openCeremony(this.#store, { who: 'server', now: this.o.now, adoptPractice: true, ...(this.o.env ? { env: this.o.env } : {}), ...(this.#target ? { backend: this.#target } : {}) });
     if (opened && opened.ceremony.id !== this.#ceremony?.id) {
       // Another process (the CLI, or an earlier server) started a ceremony: this process's memory of steps is not it.
-      this.#prep = undefined;
       this.#run = undefined;
-      this.#plan = undefined;
-      this.#signed = undefined;
-      this.#sign = undefined;
-      this.#saved = undefined;
       this.#published = undefined;
     }
     if (opened) this.#ceremony = opened.ceremony;
@@ -130,9 +121,6 @@ export class Session {
       if (run.sign) out.sign = run.sign;
       if (run.saved) out.save = { path: run.saved.path, sha256: run.saved.sha256, bytes: run.saved.bytes };
     }
-    if (this.#plan) out.plan = this.#plan;
-    if (this.#sign) out.sign = this.#sign;
-    if (this.#saved) out.save = { path: this.#saved.path, sha256: this.#saved.sha256, bytes: this.#saved.bytes };
     if (this.#published) out.publish = { location: this.#published.location, version: this.#published.version, verify: this.#published.verify };
     out.recovery = recoveryInfo(opened, this.o.workDir);
     return out;
@@ -153,15 +141,14 @@ export class Session {
 
   /** The signed new root document (public), after the sign step. */
   newRoot(): { document: RootDocument; version: number } {
-    const changed = this.#run?.signed;
-    if (changed) return { document: changed.root, version: changed.parsed.version };
-    if (!this.#signed) throw state('There is no signed new root yet.', 'Run the sign step first.');
-    return { document: this.#signed.document, version: this.#signed.root.version };
+    const signed = this.#run?.signedRoot();
+    if (!signed) throw state('There is no signed new root yet.', 'Run the sign step first.');
+    return { document: signed.document, version: signed.root.version };
   }
 
   /** The saved new archive, read back from disk and checked against the SHA-256 shown at save. */
   async newArchive(): Promise<{ bytes: Uint8Array; name: string }> {
-    const saved = this.#saved ?? this.#run?.saved ?? this.#ceremony?.savedArchive();
+    const saved = this.#run?.saved ?? this.#ceremony?.savedArchive();
     if (!saved) throw state('The new key archive has not been saved yet.', 'Run the save step first; the download is the file it wrote.');
     const bytes = await readFileLimited(saved.path, NEW_ARCHIVE_LIMIT, 'key archive');
     if (sha256Hex(bytes) !== saved.sha256) {
@@ -175,33 +162,21 @@ export class Session {
     const target = this.#target;
     const archive = this.#archive;
     const run = this.#run;
-    const common = { times: this.#times, now: this.o.now(), ...(this.#published ? { published: { location: this.#published.location, report: this.#published.report } } : {}) };
-    if (run?.signed && target && archive) {
-      const p = run.prep.plan;
-      return buildRecord({
-        ...common,
-        target: this.#targetInfo(target),
-        current: run.prep.current,
-        signed: run.signed.parsed,
-        report: run.signed.report,
-        newKeyId: (p.newKeys.find((k) => k.role === 'root') ?? p.newKeys[0])?.keyid ?? '',
-        inputArchiveSha256: archive.archive.sha256,
-        saved: run.saved,
-      });
-    }
-    const prep = this.#prep;
-    const signed = this.#signed;
-    if (!prep || !signed || !target || !archive) throw state('There is nothing to record yet.', 'Plan and sign a rotation first.');
+    const signed = run?.signedRoot();
+    if (!run || !signed || !target || !archive) throw state('There is nothing to record yet.', 'Plan and sign a rotation first.');
+    const facts = run.recordFacts();
     return buildRecord({
-      ...common,
       target: this.#targetInfo(target),
-      current: prep.current,
+      current: facts.current,
       signed: signed.root,
       report: signed.report,
-      newKeyId: prep.plan.newKeyId,
+      newKeyId: facts.newKeyId,
       inputArchiveSha256: archive.archive.sha256,
-      saved: this.#saved,
-      allowExpired: prep.expiredOverride,
+      times: this.#times,
+      now: this.o.now(),
+      saved: run.saved,
+      ...(this.#published ? { published: { location: this.#published.location, report: this.#published.report } } : {}),
+      allowExpired: facts.allowExpired,
     });
   }
 
@@ -312,41 +287,15 @@ export class Session {
       const progress = this.#progress(jobProgress);
       await this.#discardRotation();
       const now = this.o.now();
-      // One ceremony at a time per work folder: one with saved keys is abandoned only when asked by id.
-      const ceremony = await startCeremony(this.#store, backend, {
-        who: 'server',
-        now: this.o.now,
-        ...(this.o.env ? { env: this.o.env } : {}),
-        changes: [{ op: 'rotate-key', role: 'root', keyType: body.keyType }],
-        ...(body.abandon !== undefined ? { abandon: body.abandon } : {}),
-        inputKeys: (current) => (heldKeysForRole(held.ring, current).size > 0 ? { source: 'the uploaded key archive', sha256: held.archive.sha256 } : undefined),
-      });
-      this.#ceremony = ceremony;
-      let prep: PreparedRotation;
-      try {
-        prep = await prepareRotation(
-        backend,
-        held.ring,
-        {
-          keyType: body.keyType,
-          now,
-          ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
-          ...(body.expiresDays !== undefined ? { expiresDays: body.expiresDays } : {}),
-          ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
-          ...(body.newTokenKey !== undefined ? { newTokenKey: newTokenKeyOption(body.newTokenKey, this.o.env ?? {}) } : {}),
-        },
-        progress,
-        );
-      } catch (e) {
-        await ceremony.transition('cancelled', 'plan failed', { reason: e instanceof AppError ? e.message : 'the plan step failed; nothing was published' }).catch(() => undefined);
-        throw e;
-      }
-      await recordPlanned(ceremony, prep, backend, { inputKeys: { source: 'the uploaded key archive', sha256: held.archive.sha256 } });
-      this.#prep = prep;
-      this.#plan = planView(prep, held.ring);
+      const run = await RotationRun.plan(backend, { ring: held.ring, sha256: held.archive.sha256 }, this.#store, body, this.#runOptions(), progress);
+      this.#run = run;
       this.#times = { planned: now.toISOString() };
-      return { plan: this.#plan };
+      return { plan: run.plan };
     });
+  }
+
+  #runOptions(): { who: string; now: () => Date; env?: NodeJS.ProcessEnv; onCeremony: (c: Ceremony) => void } {
+    return { who: 'server', now: this.o.now, ...(this.o.env ? { env: this.o.env } : {}), onCeremony: (c) => (this.#ceremony = c) };
   }
 
   #startChangesPlan(body: PlanBody, changes: AskedChange[], backend: Backend, held: { archive: KeyArchive; ring: KeyRing }): Job {
@@ -360,7 +309,7 @@ export class Session {
         held.archive.sha256,
         this.#store,
         { asked: changes, keyType: body.keyType, now, ...(body.changelog !== undefined ? { changelog: body.changelog } : {}), ...(body.abandon !== undefined ? { abandon: body.abandon } : {}) },
-        { who: 'server', now: this.o.now, ...(this.o.env ? { env: this.o.env } : {}), onCeremony: (c) => (this.#ceremony = c) },
+        this.#runOptions(),
         progress,
       );
       this.#run = run;
@@ -373,67 +322,28 @@ export class Session {
     this.#idle();
     this.#notPublished();
     const run = this.#run;
-    if (run) {
-      run.assertSignable();
-      return this.jobs.start('sign', async (jobProgress) => {
-        const sign = await run.runSign(this.#progress(jobProgress));
-        this.#times.signed = this.o.now().toISOString();
-        return { sign };
-      });
-    }
-    const prep = this.#prep;
-    if (!prep) throw state('There is no rotation plan to sign.', 'Run the plan step first.');
-    const ceremony = this.#ceremony;
+    if (!run) throw state('There is no plan to sign.', 'Run the plan step first.');
+    run.assertSignable();
     return this.jobs.start('sign', async (jobProgress) => {
-      const signed = await signAndVerify(prep, this.#progress(jobProgress));
-      if (ceremony && signed.report.ok) await recordSigned(ceremony, prep, signed);
-      this.#signed = signed;
-      this.#sign = signView(signed);
+      const sign = await run.runSign(this.#progress(jobProgress));
       this.#times.signed = this.o.now().toISOString();
-      return { sign: this.#sign };
+      return { sign };
     });
   }
 
   startSave(body: SaveBody): Job {
     this.#idle();
     this.#notPublished();
-    if (this.#run) return this.#startChangesSave(body, this.#run);
-    const prep = this.#prep;
-    const signed = this.#signed;
-    const held = this.#archive;
-    if (!prep || !signed || !held) throw state('There is no signed new root yet.', 'Run the plan and sign steps first.');
-    if (!signed.report.ok) {
-      throw new AppError('VERIFY_FAILED', 'The new root did not pass verification, so no archive is written for it.', 'See the failing rules of the sign step; plan again.');
-    }
-    const ceremony = this.#ceremony;
-    if (!ceremony || (ceremony.state !== 'signed' && ceremony.state !== 'keys-saved')) throw state('The work folder\'s ceremony is not at the save step.', 'Reload the page: another tab or the command line may have changed it.');
-    // Invariant 2: a new path by default (never over another ceremony's archive); an existing file only with overwrite (and then a backup).
-    const version = signed.root.version;
-    return this.jobs.start('save', async (jobProgress) => {
-      const progress = this.#progress(jobProgress);
-      let out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${version}.tgz`);
-      const copy = ceremony.state === 'keys-saved';
-      if (!copy && body.path === undefined && (await exists(out))) out = path.join(this.o.workDir, `offline-keys-v${version}-${ceremony.id}.tgz`);
-      const saved = await saveArchive(prep, held.ring, out, { overwrite: body.overwrite ?? false }, progress);
-      // Invariant 1: the ceremony says where the new key is (proven) before any publish.
-      progress('journal', 'Recording the saved archive in the ceremony');
-      if (copy) await ceremony.update('another copy of the new key archive saved and proven', {}, { path: saved.path, sha256: saved.sha256 });
-      else await recordSaved(ceremony, saved, this.o.now());
-      this.#saved ??= saved;
-      this.#times.saved = this.o.now().toISOString();
-      return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes, ...(saved.backupPath === undefined ? {} : { backupPath: saved.backupPath }) } };
-    });
-  }
-
-  #startChangesSave(body: SaveBody, run: ChangeRun): Job {
-    const signed = run.signed;
-    if (!signed) throw state('The changes are not signed yet.', 'Run the plan and sign steps first.');
+    const run = this.#run;
+    const signed = run?.signedRoot();
+    if (!run || !signed) throw state('There is no signed new root yet.', 'Run the plan and sign steps first.');
     if (!signed.report.ok) {
       throw new AppError('VERIFY_FAILED', 'The new root did not pass verification, so no archive is written for it.', 'See the failing rules of the sign step; plan again.');
     }
     const ceremony = run.ceremony;
     if (!ceremony || (ceremony.state !== 'signed' && ceremony.state !== 'keys-saved')) throw state('The work folder\'s ceremony is not at the save step.', 'Reload the page: another tab or the command line may have changed it.');
-    const version = signed.parsed.version;
+    // Invariant 2: a new path by default (never over another ceremony's archive); an existing file only with overwrite (and then a backup).
+    const version = signed.root.version;
     return this.jobs.start('save', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
       let out = path.resolve(this.o.workDir, body.path ?? `offline-keys-v${version}.tgz`);
@@ -460,7 +370,7 @@ export class Session {
         'Run the sign step, then save the new key archive; publish after that.',
       );
     }
-    return this.#publishCeremony(this.#ceremony, (this.#prep !== undefined && this.#signed !== undefined) || this.#run?.signed !== undefined);
+    return this.#publishCeremony(this.#ceremony, this.#run?.signedRoot() !== undefined);
   }
 
   /** Recovery: publishes the saved root of the work folder's current ceremony (reconciled first). */
@@ -481,13 +391,10 @@ export class Session {
     if (!c || (c.data.target.kind !== 'factory' && c.data.target.kind !== 'practice')) {
       throw state('There is no Factory transaction of this work folder\'s ceremony to cancel.', 'See the ceremony in GET /api/session.');
     }
-    const backend = await backendOfCeremony(this.#target, c, this.o.env);
-    const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
-    if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
-    const r = await cancelFactory(backend.client);
+    const message = await this.#cancelFactory(c);
     await this.#discardRotation();
     if (c.state === 'draft' || c.state === 'staged' || c.state === 'signed' || c.state === 'keys-saved') {
-      await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: r.message });
+      await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: message });
     }
     return recoveryInfo(await this.open(), this.o.workDir);
   }
@@ -513,23 +420,21 @@ export class Session {
 
   #publishCeremony(c: Ceremony, live = false): Job {
     return this.jobs.start('publish', async (jobProgress) => {
-      const progress = this.#progress(jobProgress);
       const backend = await backendOfCeremony(this.#target, c, this.o.env);
       const now = this.o.now();
-      if (c.data.run === 'changes') {
-        // Roots, re-signed metadata, Factory targets signatures: everything the ceremony recorded at sign.
-        const result = await publishSavedChanges(c, backend, now, progress);
-        this.#current = this.#target === backend ? result.readBack : this.#current;
-        this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
-        this.#times.published = now.toISOString();
-        return { publish: { location: result.location, version: result.readBack.version, verify: result.report, published: result.published } };
-      }
-      const result = await publishSaved(c, backend, now, progress, live && backend === this.#target);
+      const result = await publishCeremonyRun(c, backend, now, this.#progress(jobProgress), live && backend === this.#target);
       this.#current = this.#target === backend ? result.readBack : this.#current;
       this.#published = { location: result.location, version: result.readBack.version, verify: result.report, report: result.report };
       this.#times.published = now.toISOString();
-      return { publish: { location: result.location, version: result.readBack.version, verify: result.report } };
+      return { publish: { location: result.location, version: result.readBack.version, verify: result.report, ...(result.published ? { published: result.published } : {}) } };
     });
+  }
+
+  async #cancelFactory(c: Ceremony): Promise<string> {
+    const backend = await backendOfCeremony(this.#target, c, this.o.env);
+    const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
+    if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
+    return (await cancelFactory(backend.client)).message;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -539,14 +444,10 @@ export class Session {
     if (!this.#archive) return 'keys';
     if (this.#published) return 'done';
     const run = this.#run;
-    if (run) {
-      if (!run.signed || !run.signed.report.ok) return 'sign';
-      return run.saved ? 'publish' : 'save';
-    }
-    if (!this.#prep) return 'plan';
-    if (!this.#signed || !this.#signed.report.ok) return 'sign';
-    if (!this.#saved) return 'save';
-    return 'publish';
+    if (!run) return 'plan';
+    const signed = run.signedRoot();
+    if (!signed || !signed.report.ok) return 'sign';
+    return run.saved ? 'publish' : 'save';
   }
 
   #targetInfo(b: Backend): TargetInfo {
@@ -588,17 +489,12 @@ export class Session {
 
   /** Drops a planned rotation (a Factory cancels its transaction; the ceremony, if it saved nothing, is cancelled); a saved archive stays on disk and in its ceremony. */
   async #discardRotation(): Promise<void> {
-    const planned = this.#prep !== undefined || this.#run?.begun === true;
+    const planned = this.#run?.begun === true;
     if (planned && !this.#published) await this.#target?.abort();
     const c = this.#ceremony;
     if (planned && c && (c.state === 'draft' || c.state === 'staged' || c.state === 'signed')) {
       await c.transition('cancelled', 'discarded in the page', { reason: 'the plan was discarded before any key was saved; nothing was published' }).catch(() => undefined);
     }
-    this.#prep = undefined;
     this.#run = undefined;
-    this.#plan = undefined;
-    this.#signed = undefined;
-    this.#sign = undefined;
-    this.#saved = undefined;
   }
 }

@@ -121,3 +121,44 @@ function issueList(v: Json | undefined): UpdatesIssue[] {
   }
   return out;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Refusals that name a rule
+
+/**
+ * What to do about a refusal whose text names a foundries-operations.md §6 rule (`rule N:`, as the
+ * practice factory writes them; the real API's texts are not public), or undefined for the generic
+ * hint. The first rule named decides. Plain words only: the page shows these hints too.
+ */
+export function ruleHint(serverText: string): string | undefined {
+  const n = /\brule (\d{1,2})\b/.exec(serverText)?.[1];
+  switch (n) {
+    case '1':
+      return 'Only one TUF root updates transaction can be open at a time: finish or cancel the open one, then start again.';
+    case '4':
+      return 'The Factory accepted your token but not the transaction ID: ask the admin who started the TUF root updates for it.';
+    case '17':
+      return 'Keep every threshold between 1 and the number of keys of its role (production targets at least 2; CI targets, snapshot and timestamp exactly 1).';
+    case '21':
+      return 'A new key is recorded as its holder\'s: the admin who owns it adds it with their own API token.';
+    case '22':
+      return 'Give the new root an expiry in the future, written as YYYY-MM-DDTHH:MM:SSZ.';
+    case '28':
+      return 'The staged root has expired: rotate the root key first (it sets a new expiry), then rotate the online keys.';
+    case '29':
+    case '30':
+      return 'Collect the missing signatures from the root key holders, then apply again; or cancel the staged TUF root updates.';
+    case '31':
+      return 'Every production tag must stay signed by enough targets keys: sign the tags with an offline targets key of the new root (a targets-key rotation does this), then apply again; or cancel the staged TUF root updates.';
+    case '32':
+      if (/online key rotation/.test(serverText)) return 'An active wave blocks the online key rotation: complete or cancel the wave first, then rotate the online keys.';
+      if (/would have \d+ valid/.test(serverText)) {
+        return 'An active wave must be signed with an offline targets key of the new root: sign it (a targets-key rotation does this when it holds the old targets key), then apply again; or cancel the staged TUF root updates.';
+      }
+      return 'An active wave blocks rotating or deleting the offline targets key on this Factory: complete or cancel the wave first, then make the change again.';
+    case '34':
+      return 'Wait until the TUF root updates are applied or canceled, then try again.';
+    default:
+      return undefined;
+  }
+}

@@ -25,7 +25,7 @@ import type { Json, JsonObject } from '../tuf/json.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root, RootDocument } from '../tuf/model.js';
 import { describeNoAnswer, details, NoAnswer, ok, partialApply, serverText, type HttpResult } from './foundries-http.js';
-import { describeRoot, describeState, parseUpdates, sha256 } from './foundries-answers.js';
+import { describeRoot, describeState, parseUpdates, ruleHint, sha256 } from './foundries-answers.js';
 import type { ApplyOutcome, FactoryState, FoundriesClientOptions, InitResult, ServedRoot, TargetsEntry, TufRootUpdates, UpdatesStatus } from './foundries-types.js';
 
 export type * from './foundries-types.js';
@@ -311,7 +311,7 @@ export class FoundriesClient {
     if ([400, 401, 403, 422, 423].includes(res.status)) {
       const who = res.status === 403 ? ' Anyone but the initiator must give the transaction ID (--txid).' : '';
       throw this.failure('TARGET_REFUSED', `${context} was refused (HTTP ${res.status})`, res, 'POST', p,
-        `${await this.stateSentence()}${who} Fix the errors and re-run apply, or cancel the staged TUF root updates.`);
+        `${await this.stateSentence()}${who} ${ruleHint(serverText(res, this.#token)) ?? 'Fix the errors and re-run apply, or cancel the staged TUF root updates.'}`);
     }
     if (res.status === 404) {
       // fioctl re-reads the transaction: gone → nothing in progress (clean); still there → critical.
@@ -438,9 +438,10 @@ export class FoundriesClient {
   private async refusal(context: string, method: string, p: string, res: HttpResult): Promise<AppError> {
     const e = this.httpError(context, method, p, res);
     if (res.status >= 500) return e;
+    const specific = ruleHint(serverText(res, this.#token));
     const hint = res.status === 401 || res.status === 403
-      ? `${e.hint} Anyone but the initiator must give the transaction ID (--txid).`
-      : e.hint;
+      ? `${specific ?? e.hint} Anyone but the initiator must give the transaction ID (--txid).`
+      : (specific ?? e.hint);
     return new AppError(e.code, e.message, `${await this.stateSentence()} ${hint}`, { cause: e.cause });
   }
 }

@@ -29,7 +29,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: 'serve the page on 127.0.0.1 (default target: the practice factory in ./practice)',
     usage:
       'tuf-rotate serve [--work DIR] [--port N] [--practice DIR | --repo DIR | --factory NAME [--api-url URL] [--token-file F] | --offline]\n' +
-      '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] | apply=delay:MS]...',
+      '                 [--practice-fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] | apply=delay:MS]... [--practice-strict-waves]',
     load: () => import('./commands/serve.js'),
   },
   rotate: {
@@ -142,12 +142,13 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'practice-factory': {
     summary: "serve a practice factory's API alone, on loopback",
     usage:
-      'tuf-rotate practice-factory DIR [--port N] [--name NAME] [--users A,B] [--wave NAME]... [--fault F]... [--json]\n' +
+      'tuf-rotate practice-factory DIR [--port N] [--name NAME] [--users A,B] [--wave NAME]... [--strict-waves] [--fault F]... [--json]\n' +
       '  --users admin-a,admin-b: further admins, each with DIR/users/NAME.token and its own polis-id.\n' +
       '  --wave NAME: an active wave (E16) holding the production targets (blocks online key rotation).\n' +
+      '  --strict-waves: an active wave also blocks a targets-key rotation or deletion (fioctl\'s help text).\n' +
       '  --fault apply=STATUS[:once|:always] | put=STATUS[:once|:always] (default :once) rehearses a failure:\n' +
       '  apply=503 publishes the CI root only and answers 503 (a partial apply; finish it with publish --factory),\n' +
-      '  apply=422 refuses apply, put=500 refuses the upload, apply=delay:MS makes every apply wait MS ms.',
+      '  apply=422 refuses apply, put=500 refuses the upload, apply=delay:MS holds every apply in APPLYING MS ms.',
     load: () => import('./commands/practice-factory.js'),
   },
 };

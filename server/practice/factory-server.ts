@@ -18,10 +18,13 @@
  *   E14    POST /ota/repo/F/api/v1/user_repo/root/updates/gen-online-keys
  *   E15    GET  /ota/factories/F/prod-targets/?tag=t1,t2                   404 when none / unknown
  *   E16    GET  /ota/factories/F/wave-targets/?name=w1,w2                  404 when none / unknown
+ *   (C)    POST /ota/factories/F/targets/    a CI target upload (stand-in, ci-waves.ts; rule 34)
+ *   (C)    POST /ota/factories/F/waves/      a wave creation (stand-in, ci-waves.ts; rule 34)
  * Errors are `{"message": "...", "errors": ["..."]}`: 400 malformed, 401 no/wrong token, 403 txid
  * (only the initiator may omit it; anyone else must give it exactly), 404 unknown factory or nothing
- * in progress, 409 a transaction is already open (or an active wave blocks E14), 422 validation
- * (PUT errors name their foundries-operations.md §6 rule), 423 applying.
+ * in progress, 409 a transaction is already open (or an active wave blocks E14 or, with
+ * `strictWaves`, a targets-key rotation), 422 validation, 423 applying. Every refusal of a
+ * foundries-operations.md §6 rule has an `errors` line starting `rule N:` (docs/practice-factory.md).
  *
  * Admins: the owner (OSF-TOKEN) and those of `users/NAME.token` (`addPracticeUsers`), each with its
  * own polis-id; any admin may read, init and cancel.
@@ -35,9 +38,12 @@
  *   fault is cleared) completes it, as the real API asks ("re-run apply after a short pause").
  * - `applyOnce` / `putOnce`: the fault fires once, then clears itself (a transient outage).
  * - `delayMs`: every request waits this long before it is handled (for client timeouts).
+ * - `applyDelayMs`: every apply holds the transaction in APPLYING this long before it publishes
+ *   (other requests are answered meanwhile); `setFaults` ends every such wait at once.
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import { keyIdFoundries, archivePairFiles, generateKey, newRootKeyJson } from '../tuf/keys.js';
+import { keyIdFoundries, archivePairFiles, generateKey, newRootKeyJson, parseArchiveSecret } from '../tuf/keys.js';
+import type { PrivateKey } from '../tuf/keys.js';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
@@ -46,6 +52,8 @@ import { cloneJson, isJsonObject } from '../tuf/json.js';
 import type { JsonObject } from '../tuf/json.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root, RootDocument } from '../tuf/model.js';
+import { LocalSigner, signRoot } from '../tuf/sign.js';
+import { checkCiTargetsUpload, checkWaveCreate, ciUploadBlocked, waveCreationBlocked } from './ci-waves.js';
 import { checkStagingRules } from './rules.js';
 import { PracticeState } from './state.js';
 import type { OnlineKeyIds, PracticeUser, Transaction } from './state.js';
@@ -59,7 +67,7 @@ export interface PracticeFaults {
   applyOnce?: boolean;
   putOnce?: boolean;
   delayMs?: number;
-  /** Every apply waits this long before it starts (`--fault apply=delay:MS`: a slow apply, e.g. to reload the page meanwhile). */
+  /** Every apply waits this long in APPLYING before it publishes (`--fault apply=delay:MS`: a slow apply, e.g. to reload the page meanwhile). */
   applyDelayMs?: number;
 }
 
@@ -102,7 +110,7 @@ export function describeFaults(f: PracticeFaults): string {
   if (f.applyStatus !== undefined) {
     parts.push(`apply answers ${f.applyStatus}${f.applyStatus >= 500 ? ' after publishing the CI root only (a partial apply)' : ''} ${f.applyOnce === true ? 'once' : 'every time'}`);
   }
-  if (f.applyDelayMs !== undefined) parts.push(`every apply waits ${f.applyDelayMs} ms`);
+  if (f.applyDelayMs !== undefined) parts.push(`every apply waits ${f.applyDelayMs} ms (in APPLYING)`);
   if (f.putStatus !== undefined) parts.push(`uploads answer ${f.putStatus} ${f.putOnce === true ? 'once' : 'every time'}`);
   return parts.join('; ');
 }
@@ -111,6 +119,11 @@ export interface PracticeFactoryOptions {
   faults?: PracticeFaults;
   /** §6.3 rule 21: a new key's x-key-owners entry must name the uploader (default true). */
   ownerMustBeCaller?: boolean;
+  /**
+   * §6.5 rule 32: refuse a targets-key rotation or deletion while a wave is active, as fioctl's help
+   * says (default false: allowed when the waves are signed with the new key, fioctl ≥ v0.40).
+   */
+  strictWaves?: boolean;
   /** Clock for expiry checks and timestamps (tests). */
   now?: () => Date;
   /** Fastify logger (off by default). Headers are redacted. */
@@ -122,6 +135,7 @@ export interface PracticeControl {
   readonly factory: string;
   readonly state: PracticeState;
   faults(): PracticeFaults;
+  /** Replaces the faults; an apply waiting out `applyDelayMs` goes on at once. */
   setFaults(f: PracticeFaults): void;
 }
 
@@ -147,6 +161,8 @@ class ApiFailure extends Error {
 const ONLY_ONE = 'Only one TUF root updates transaction can be active at a time';
 const NONE_IN_PROGRESS = 'There are no TUF root updates in progress';
 const APPLYING = 'No modifications to TUF root updates allowed while they are being applied';
+const APPLYING_LINE = 'rule 2: the transaction is APPLYING; only apply may run (again)';
+const TARGETS_WAVE = 'The TUF targets key rotation or deletion is not allowed while a wave is active';
 const MAX_MESSAGE = 1024;
 
 function digest(s: string | Buffer): Buffer {
@@ -164,9 +180,9 @@ function stamp(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function onlyFields(body: JsonObject, allowed: readonly string[]): void {
+function onlyFields(body: JsonObject, allowed: readonly string[], rule: number): void {
   const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) throw new ApiFailure(400, 'Invalid request body', unknown.map((k) => `unknown field "${k}"`));
+  if (unknown.length > 0) throw new ApiFailure(400, 'Invalid request body', unknown.map((k) => `rule ${rule}: unknown field "${k}"`));
 }
 
 function bodyObject(req: FastifyRequest, required: boolean): JsonObject {
@@ -181,7 +197,7 @@ function bodyObject(req: FastifyRequest, required: boolean): JsonObject {
 
 function txidOf(body: JsonObject): string {
   const t = body['txid'] ?? '';
-  if (typeof t !== 'string') throw new ApiFailure(400, 'Invalid request body', ['"txid" must be a string']);
+  if (typeof t !== 'string') throw new ApiFailure(400, 'Invalid request body', ['rule 4: "txid" must be a string']);
   return t;
 }
 
@@ -196,6 +212,22 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   };
   const now = opts.now ?? (() => new Date());
   let faults: PracticeFaults = { ...opts.faults };
+  // Applies waiting out `applyDelayMs` (in APPLYING): setFaults and close end the wait at once.
+  const delayed = new Set<() => void>();
+  const wakeDelayed = (): void => {
+    for (const wake of [...delayed]) wake();
+  };
+  const applyDelay = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        delayed.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      delayed.add(wake);
+    });
 
   const app = Fastify({
     logger: opts.logger === true ? { redact: ['req.headers.authorization', 'req.headers["osf-token"]'] } : false,
@@ -207,8 +239,10 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
     faults: () => ({ ...faults }),
     setFaults: (f) => {
       faults = { ...f };
+      wakeDelayed();
     },
   });
+  app.addHook('onClose', async () => wakeDelayed());
 
   // One mutation at a time: each reads the state, checks, and persists before the next starts.
   let queue: Promise<unknown> = Promise.resolve();
@@ -284,21 +318,21 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   app.post(`${repo}/root/updates`, async (req, reply) =>
     exclusive(async () => {
       const body = bodyObject(req, true);
-      onlyFields(body, ['message', 'first-time', 'shortcut']);
+      onlyFields(body, ['message', 'first-time', 'shortcut'], 3);
       const message = body['message'] ?? '';
       const firstTime = body['first-time'] ?? false;
       const shortcut = body['shortcut'] ?? false;
       const errors: string[] = [];
-      if (typeof message !== 'string') errors.push('"message" must be a string');
+      if (typeof message !== 'string') errors.push('rule 3: "message" must be a string');
       else if (message.length > MAX_MESSAGE || !isPrintableAscii(message)) {
-        errors.push(`"message" must be printable ASCII, at most ${MAX_MESSAGE} characters (it is signed into x-changelog)`);
+        errors.push(`rule 3: "message" must be printable ASCII, at most ${MAX_MESSAGE} characters (it is signed into x-changelog)`);
       }
-      if (typeof firstTime !== 'boolean') errors.push('"first-time" must be a boolean');
-      if (typeof shortcut !== 'boolean') errors.push('"shortcut" must be a boolean');
+      if (typeof firstTime !== 'boolean') errors.push('rule 3: "first-time" must be a boolean');
+      if (typeof shortcut !== 'boolean') errors.push('rule 3: "shortcut" must be a boolean');
       if (errors.length > 0 || typeof message !== 'string' || typeof firstTime !== 'boolean' || typeof shortcut !== 'boolean') {
         throw new ApiFailure(400, 'Invalid request body', errors);
       }
-      if (state.transaction !== undefined) throw new ApiFailure(409, ONLY_ONE);
+      if (state.transaction !== undefined) throw new ApiFailure(409, ONLY_ONE, [`rule 1: a transaction is open (status ${state.transaction.status}); cancel or apply it first`]);
 
       let firstRoot: { sec: string; pub: string } | undefined;
       if (firstTime) {
@@ -306,7 +340,7 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
         const pub = await state.serverKey('first-root.pub');
         if (!state.config.firstTimePending || sec === undefined || pub === undefined) {
           throw new ApiFailure(400, 'First-time TUF root updates are not possible for this Factory', [
-            'the offline root key was already handed to the Factory owner',
+            'rule 6: the offline root key was already handed to the Factory owner',
           ]);
         }
         firstRoot = { sec: Buffer.from(sec).toString('utf8'), pub: Buffer.from(pub).toString('utf8') };
@@ -354,18 +388,18 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
         return fail(reply, status, 'Injected fault: PUT refused');
       }
       const body = bodyObject(req, true);
-      onlyFields(body, ['txid', 'ci-root', 'prod-root', 'targets-signatures', 'waves-signatures']);
-      const tx = openTransaction(state, txidOf(body), caller(req));
-      if (tx.status !== 'STARTED') throw new ApiFailure(423, APPLYING);
+      onlyFields(body, ['txid', 'ci-root', 'prod-root', 'targets-signatures', 'waves-signatures'], 11);
+      const tx = openTransaction(state, txidOf(body), caller(req), 2);
+      if (tx.status !== 'STARTED') throw new ApiFailure(423, APPLYING, [APPLYING_LINE]);
       for (const f of ['ci-root', 'prod-root']) {
-        if (body[f] === undefined) throw new ApiFailure(400, 'Invalid request body', [`"${f}" is required`]);
+        if (body[f] === undefined) throw new ApiFailure(400, 'Invalid request body', [`rule 11: "${f}" is required`]);
       }
       const errors: string[] = [];
       const maps: Partial<Record<'targets-signatures' | 'waves-signatures', JsonObject>> = {};
       for (const f of ['targets-signatures', 'waves-signatures'] as const) {
         const v = body[f];
         if (v === undefined || v === null) continue;
-        if (!isJsonObject(v)) throw new ApiFailure(400, 'Invalid request body', [`"${f}" must be an object`]);
+        if (!isJsonObject(v)) throw new ApiFailure(400, 'Invalid request body', [`rule 11: "${f}" must be an object`]);
         maps[f] = v;
       }
       const at = now();
@@ -376,6 +410,11 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
       errors.push(...ci.errors, ...prod.errors);
       if (ci.root !== undefined && prod.root !== undefined) errors.push(...checkProdMatchesCi(ci.root, prod.root));
       if (ci.malformed || prod.malformed) throw new ApiFailure(400, 'Invalid TUF root', errors);
+      // Rule 32 (strict): no targets-key rotation or deletion while a wave is active.
+      if (opts.strictWaves === true && ci.root !== undefined) {
+        const blocked = await strictWavesRefusal(state, ci.root, online.targets);
+        if (blocked.length > 0) throw new ApiFailure(409, TARGETS_WAVE, blocked);
+      }
       const ctx = {
         current: currentRoot(state, 'ci'),
         changelog: tx.changelog,
@@ -413,20 +452,19 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
     }),
   );
 
-  // E12 apply
+  // E12 apply: checks and APPLYING, then (after `applyDelayMs`, other requests answered meanwhile) publishing.
   app.post(`${repo}/root/updates/apply`, async (req, reply) => {
-    const slow = faults.applyDelayMs ?? 0;
-    if (slow > 0) await new Promise((r) => setTimeout(r, slow));
-    return exclusive(async () => {
-      const body = bodyObject(req, false);
-      onlyFields(body, ['txid']);
-      const tx = openTransaction(state, txidOf(body), caller(req));
+    const body = bodyObject(req, false);
+    onlyFields(body, ['txid'], 4);
+    const txid = txidOf(body);
+    const started = await exclusive(async (): Promise<{ done: unknown } | { txid: string; injected: number | undefined }> => {
+      const tx = openTransaction(state, txid, caller(req), 35);
       const injected = faults.applyStatus;
       if (injected !== undefined && faults.applyOnce === true) faults = { ...faults, applyStatus: undefined, applyOnce: undefined };
-      if (injected !== undefined && injected < 500) return fail(reply, injected, 'Injected fault: apply refused');
+      if (injected !== undefined && injected < 500) return { done: fail(reply, injected, 'Injected fault: apply refused') };
       if (!tx.signed) {
         throw new ApiFailure(422, 'The staged TUF root updates are not signed by enough root keys', tx.unsignedReasons ?? [
-          'PUT signed ci-root and prod-root before applying',
+          'rule 29: PUT signed ci-root and prod-root before applying',
         ]);
       }
       if (tx.status === 'STARTED') {
@@ -436,14 +474,26 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
           ...checkStagedRoot(currentRoot(state, 'ci'), tx.ciRoot, 'ci-root', at).errors,
           ...checkStagedRoot(currentRoot(state, 'prod'), tx.prodRoot, 'prod-root', at).errors,
         ];
-        // Rule 31: every production tag and active wave meets the new production targets threshold.
+        if (opts.strictWaves === true) {
+          const blocked = await strictWavesRefusal(state, parseRoot(tx.ciRoot, 'staged ci-root'), (tx.onlineKeys ?? state.config.onlineKeys).targets);
+          if (blocked.length > 0) throw new ApiFailure(409, TARGETS_WAVE, blocked);
+        }
+        // Rules 31, 32: every production tag and active wave meets the new production targets threshold.
         errors.push(...(await targetsAfterApply(state, tx)).errors);
         if (errors.length > 0) throw new ApiFailure(422, 'The staged TUF roots can no longer be applied', errors);
       }
-      const applying: Transaction = { ...tx, status: 'APPLYING', updatedAt: stamp(now()) };
-      await state.saveTransaction(applying);
+      await state.saveTransaction({ ...tx, status: 'APPLYING', updatedAt: stamp(now()) });
+      return { txid: tx.txid, injected };
+    });
+    if ('done' in started) return started.done;
+    const slow = faults.applyDelayMs ?? 0;
+    if (slow > 0) await applyDelay(slow);
+    return exclusive(async () => {
+      const tx = state.transaction;
+      // Another apply of the same transaction finished it meanwhile.
+      if (tx === undefined || tx.txid !== started.txid) return {};
       if (state.version('ci') < tx.baseVersion + 1) await state.appendRoot('ci', tx.ciRoot);
-      if (injected !== undefined) return fail(reply, injected, 'Injected fault: apply interrupted after the CI root was published');
+      if (started.injected !== undefined) return fail(reply, started.injected, 'Injected fault: apply interrupted after the CI root was published');
       if (state.version('prod') < tx.baseVersion + 1) {
         const after = await targetsAfterApply(state, tx);
         await state.saveTargetsFile('prod', after.prod);
@@ -465,8 +515,8 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   app.post(`${repo}/root/updates/cancel`, async () =>
     exclusive(async () => {
       const tx = state.transaction;
-      if (tx === undefined) throw new ApiFailure(404, NONE_IN_PROGRESS);
-      if (tx.status === 'APPLYING') throw new ApiFailure(423, 'TUF root updates cannot be canceled while they are being applied');
+      if (tx === undefined) throw new ApiFailure(404, NONE_IN_PROGRESS, ['rule 2: there is no open transaction to cancel (status NONE)']);
+      if (tx.status === 'APPLYING') throw new ApiFailure(423, 'TUF root updates cannot be canceled while they are being applied', ['rule 2: a transaction in APPLYING cannot be canceled; re-run apply']);
       await state.clearTransaction();
       return {};
     }),
@@ -476,22 +526,25 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   app.post(`${repo}/root/updates/gen-online-keys`, async (req) =>
     exclusive(async () => {
       const body = bodyObject(req, true);
-      onlyFields(body, ['txid', 'key-type', 'targets', 'snapshot', 'timestamp']);
-      const tx = openTransaction(state, txidOf(body), caller(req));
-      if (tx.status !== 'STARTED') throw new ApiFailure(423, APPLYING);
+      onlyFields(body, ['txid', 'key-type', 'targets', 'snapshot', 'timestamp'], 26);
+      const tx = openTransaction(state, txidOf(body), caller(req), 2);
+      if (tx.status !== 'STARTED') throw new ApiFailure(423, APPLYING, [APPLYING_LINE]);
       const keyType = body['key-type'];
-      if (keyType !== 'ED25519' && keyType !== 'RSA') throw new ApiFailure(400, 'Invalid request body', ['"key-type" must be ED25519 or RSA']);
+      if (keyType !== 'ED25519' && keyType !== 'RSA') throw new ApiFailure(400, 'Invalid request body', ['rule 26: "key-type" must be ED25519 or RSA']);
       const roles = (['targets', 'snapshot', 'timestamp'] as const).filter((r) => {
         const v = body[r];
-        if (v !== undefined && v !== true) throw new ApiFailure(400, 'Invalid request body', [`"${r}" may only be true`]);
+        if (v !== undefined && v !== true) throw new ApiFailure(400, 'Invalid request body', [`rule 26: "${r}" may only be true`]);
         return v === true;
       });
-      if (roles.length === 0) throw new ApiFailure(400, 'Invalid request body', ['name at least one of targets, snapshot, timestamp']);
+      if (roles.length === 0) throw new ApiFailure(400, 'Invalid request body', ['rule 26: name at least one of targets, snapshot, timestamp']);
       const waves = Object.keys(await state.targetsFile('waves'));
-      if (waves.length > 0) throw new ApiFailure(409, 'The TUF online key rotation is not allowed while a wave is active', waves.map((w) => `active wave "${w}"`));
+      if (waves.length > 0) {
+        throw new ApiFailure(409, 'The TUF online key rotation is not allowed while a wave is active',
+          waves.map((w) => `rule 32: active wave "${w}" blocks the online key rotation (rule 28)`));
+      }
       const expires = Date.parse(String(tx.ciRoot.signed['expires']));
       if (!(expires > now().getTime())) {
-        throw new ApiFailure(422, 'The staged TUF root has a too low expires value', ['rotate the root key first (it sets a new expiry)']);
+        throw new ApiFailure(422, 'The staged TUF root has a too low expires value', ['rule 28: the staged root has expired; rotate the root key first (it sets a new expiry)']);
       }
       const online: OnlineKeyIds = { ...(tx.onlineKeys ?? state.config.onlineKeys) };
       const ci = cloneJson(tx.ciRoot) as RootDocument;
@@ -518,14 +571,44 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
     const raw = (req.query as Record<string, unknown>)[param];
     const wanted = typeof raw === 'string' && raw !== '' ? raw.split(',') : Object.keys(all);
     const unknown = wanted.filter((n) => all[n] === undefined);
-    if (wanted.length === 0) return fail(reply, 404, which === 'prod' ? 'No production targets' : 'No active waves');
-    if (unknown.length > 0) return fail(reply, 404, `Not found: ${unknown.join(', ')}`);
+    if (wanted.length === 0) return fail(reply, 404, which === 'prod' ? 'No production targets' : 'No active waves', [`rule 36: the Factory has no ${which === 'prod' ? 'production tags' : 'active waves'}`]);
+    if (unknown.length > 0) return fail(reply, 404, `Not found: ${unknown.join(', ')}`, unknown.map((n) => `rule 36: no ${which === 'prod' ? 'production tag' : 'active wave'} "${n}"`));
     const out: JsonObject = {};
     for (const n of wanted) out[n] = all[n] ?? null;
     return out;
   };
   app.get(`${fac}/prod-targets/`, targetsRoute('prod', 'tag'));
   app.get(`${fac}/wave-targets/`, targetsRoute('waves', 'name'));
+
+  // Stand-in: a CI target upload (fioctl `targets add`); rule 34.
+  app.post(`${fac}/targets/`, async (req, reply) =>
+    exclusive(async () => {
+      const body = bodyObject(req, true);
+      const blocked = ciUploadBlocked(state.transaction, state.config.onlineKeys);
+      if (blocked.length > 0) throw new ApiFailure(423, 'New CI targets cannot be uploaded while an online key rotation is being applied', blocked);
+      const upload = checkCiTargetsUpload(body);
+      if (upload.errors.length > 0) throw new ApiFailure(400, 'Invalid request body', upload.errors);
+      await state.saveTargetsFile('ci', { ...(await state.targetsFile('ci')), ...upload.targets });
+      return reply.code(201).send({});
+    }),
+  );
+
+  // Stand-in: a wave creation (fioctl `waves init`); rule 34. The server adds its online targets signature.
+  app.post(`${fac}/waves/`, async (req, reply) =>
+    exclusive(async () => {
+      const body = bodyObject(req, true);
+      const blocked = waveCreationBlocked(state.transaction, state.config.onlineKeys);
+      if (blocked.length > 0) throw new ApiFailure(409, 'A wave cannot be created while TUF root updates are open', blocked);
+      const waves = await state.targetsFile('waves');
+      const online = state.config.onlineKeys.targets;
+      const wave = checkWaveCreate(body, currentRoot(state, 'ci'), online, waves);
+      if (wave.errors.length > 0 || wave.signed === undefined) throw new ApiFailure(400, 'Invalid wave', wave.errors);
+      const signer = await onlineTargetsKey(state, online);
+      const [byOnline] = await signRoot('foundries', wave.signed, [{ keyid: online, signer: new LocalSigner(signer) }]);
+      await state.saveTargetsFile('waves', { ...waves, [wave.name]: { signatures: [...(byOnline ? [byOnline] : []), ...wave.signatures], signed: wave.signed } });
+      return reply.code(201).send({});
+    }),
+  );
 
   return app;
 }
@@ -565,7 +648,8 @@ function mergeSignatures(tx: Transaction, maps: Partial<Record<'targets-signatur
 /**
  * Rule 31: production tags and active waves as they will be after apply: signatures by keys no
  * longer in the targets role dropped, staged signatures added; each must meet the new production
- * targets threshold.
+ * targets threshold. A wave short of signatures after a targets-key rotation or deletion is refused
+ * as rule 32 (allowed only when the waves are signed with the new key, `waves-signatures`).
  */
 async function targetsAfterApply(
   state: PracticeState,
@@ -574,6 +658,7 @@ async function targetsAfterApply(
   const prodRoot = parseRoot(tx.prodRoot, 'staged prod-root');
   const threshold = prodRoot.roles['targets']?.threshold ?? 2;
   const errors: string[] = [];
+  const rotated = removedOfflineTargetsKeys(state, parseRoot(tx.ciRoot, 'staged ci-root'), (tx.onlineKeys ?? state.config.onlineKeys).targets).length > 0;
   const build = async (which: 'prod' | 'waves', staged: Record<string, JsonObject[]> | undefined): Promise<Record<string, JsonObject>> => {
     const all = await state.targetsFile(which);
     const out: Record<string, JsonObject> = {};
@@ -585,7 +670,9 @@ async function targetsAfterApply(
       const ids = new Set(add.map((x) => x['keyid']));
       const sigs = [...old.filter((x) => !ids.has(x['keyid'])), ...add].filter((x) => prodRoot.roles['targets']?.keyids.includes(String(x['keyid'])));
       const valid = validTargetsSigners(prodRoot, signed, sigs);
-      if (valid.length < threshold) {
+      if (valid.length < threshold && which === 'waves' && rotated) {
+        errors.push(`rule 32: active wave "${name}" would have ${valid.length} valid targets signatures, ${threshold} needed: a targets-key rotation or deletion while a wave is active must sign the wave with an offline targets key of the new root (waves-signatures)`);
+      } else if (valid.length < threshold) {
         errors.push(`rule 31: ${which === 'prod' ? 'production tag' : 'wave'} "${name}" would have ${valid.length} valid targets signatures, ${threshold} needed (sign it with the offline targets key)`);
       }
       out[name] = { signatures: sigs, signed };
@@ -616,14 +703,40 @@ function authorized(req: FastifyRequest, users: readonly { user: PracticeUser; d
  * The open transaction, for a request that carries a txid (PUT, apply, E14; §6.1 rule 4): the
  * initiator may send "", anyone else must send the exact txid (403 otherwise).
  */
-function openTransaction(state: PracticeState, txid: string, user: PracticeUser): Transaction {
+function openTransaction(state: PracticeState, txid: string, user: PracticeUser, noneRule: 2 | 35): Transaction {
   const tx = state.transaction;
-  if (tx === undefined) throw new ApiFailure(404, NONE_IN_PROGRESS);
+  if (tx === undefined) throw new ApiFailure(404, NONE_IN_PROGRESS, [`rule ${noneRule}: there is no open transaction (status NONE)`]);
   if (txid === '' && user.polisId !== tx.createdBy) {
-    throw new ApiFailure(403, 'Only the user who initiated the TUF root updates may omit the transaction ID', ['give the transaction ID (txid) the initiator shared']);
+    throw new ApiFailure(403, 'Only the user who initiated the TUF root updates may omit the transaction ID', ['rule 4: give the transaction ID (txid) the initiator shared']);
   }
-  if (txid !== '' && txid !== tx.txid) throw new ApiFailure(403, 'The transaction ID does not match the TUF root updates in progress');
+  if (txid !== '' && txid !== tx.txid) throw new ApiFailure(403, 'The transaction ID does not match the TUF root updates in progress', ['rule 4: a wrong transaction ID (or one of a finished transaction, rule 5)']);
   return tx;
+}
+
+/** Offline targets keys (of the current CI root) the staged root no longer lists: a targets-key rotation or deletion. */
+function removedOfflineTargetsKeys(state: PracticeState, staged: Root, onlineTargets: string): string[] {
+  const current = currentRoot(state, 'ci').roles['targets']?.keyids ?? [];
+  const next = staged.roles['targets']?.keyids ?? [];
+  return current.filter((k) => k !== state.config.onlineKeys.targets && k !== onlineTargets && !next.includes(k));
+}
+
+/** Rule 32, strict (fioctl's help): refusal lines when the staged root rotates or deletes an offline targets key while a wave is active. */
+async function strictWavesRefusal(state: PracticeState, staged: Root, onlineTargets: string): Promise<string[]> {
+  const removed = removedOfflineTargetsKeys(state, staged, onlineTargets);
+  if (removed.length === 0) return [];
+  const waves = Object.keys(await state.targetsFile('waves'));
+  return waves.map((w) => `rule 32: active wave "${w}" blocks rotating or deleting the offline targets key ${removed.map((k) => k.slice(0, 8)).join(', ')} (strict waves)`);
+}
+
+/** The private key of the current online targets key, as the server holds it. */
+async function onlineTargetsKey(state: PracticeState, keyid: string): Promise<PrivateKey> {
+  for (const name of [`targets-online-${keyid}.sec`, 'targets-online.sec']) {
+    const bytes = await state.serverKey(name);
+    if (bytes === undefined) continue;
+    const key = parseArchiveSecret(JSON.parse(Buffer.from(bytes).toString('utf8')) as JsonObject);
+    if (keyIdFoundries(key.publicKey) === keyid) return key;
+  }
+  throw new ApiFailure(500, 'The online targets key is missing from the practice factory');
 }
 
 function currentRoot(state: PracticeState, kind: 'ci' | 'prod'): Root {

@@ -13,6 +13,7 @@
  * DIR/users/NAME.token        API tokens of further admins (0600; `practice-factory --users`)
  * DIR/prod-targets.json       production tags' targets metadata (E15), absent = none
  * DIR/waves.json              active waves' targets metadata (E16), absent = none
+ * DIR/ci-targets.json         CI targets uploaded through the stand-in upload endpoint (ci-waves.ts)
  * ```
  *
  * Every write is atomic (temp file, fsync, rename, fsync of the folder): a crash leaves the old or
@@ -70,6 +71,11 @@ export interface PracticeUser {
 export const USERS_DIR = 'users';
 export const PROD_TARGETS_FILE = 'prod-targets.json';
 export const WAVES_FILE = 'waves.json';
+export const CI_TARGETS_FILE = 'ci-targets.json';
+
+/** The JSON maps kept beside the roots: production tags (E15), active waves (E16), uploaded CI targets. */
+export type TargetsKind = 'prod' | 'waves' | 'ci';
+const TARGETS_FILES: Record<TargetsKind, string> = { prod: PROD_TARGETS_FILE, waves: WAVES_FILE, ci: CI_TARGETS_FILE };
 
 /** `transaction.json`: one open TUF root updates transaction. */
 export interface Transaction {
@@ -377,9 +383,9 @@ export class PracticeState {
     }
   }
 
-  /** Production tags (E15) or active waves (E16): name → `{signatures, signed}`; none → {}. */
-  async targetsFile(which: 'prod' | 'waves'): Promise<Record<string, JsonObject>> {
-    const file = path.join(this.dir, which === 'prod' ? PROD_TARGETS_FILE : WAVES_FILE);
+  /** Production tags (E15) or active waves (E16): name → `{signatures, signed}`; CI targets: name → target; none → {}. */
+  async targetsFile(which: TargetsKind): Promise<Record<string, JsonObject>> {
+    const file = path.join(this.dir, TARGETS_FILES[which]);
     const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
       throw stateError(`${path.basename(file)} cannot be read`, e);
@@ -392,8 +398,8 @@ export class PracticeState {
     return out;
   }
 
-  async saveTargetsFile(which: 'prod' | 'waves', v: Record<string, JsonObject>): Promise<void> {
-    await writeFileAtomic(path.join(this.dir, which === 'prod' ? PROD_TARGETS_FILE : WAVES_FILE), jsonText(v), 0o644);
+  async saveTargetsFile(which: TargetsKind, v: Record<string, JsonObject>): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, TARGETS_FILES[which]), jsonText(v), 0o644);
   }
 
   async saveServerKey(name: string, data: Uint8Array): Promise<void> {

@@ -71,31 +71,31 @@ function unprintable(v: Json, path: string, out: string[]): void {
   }
 }
 
-function onlyFields(o: JsonObject, allowed: readonly string[], where: string, errors: string[]): void {
+function onlyFields(o: JsonObject, allowed: readonly string[], where: string, errors: string[], rule = 15): void {
   for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) errors.push(`${where}: unknown field "${k}"`);
+    if (!allowed.includes(k)) errors.push(`rule ${rule}: ${where}: unknown field "${k}"`);
   }
 }
 
 /** The document's outer shape: exactly `signatures` and `signed`, signatures `{keyid, method, sig}`. */
 function checkShape(doc: JsonObject, what: string, errors: string[]): void {
-  onlyFields(doc, ['signatures', 'signed'], what, errors);
+  onlyFields(doc, ['signatures', 'signed'], what, errors, 11);
   const sigs = doc['signatures'];
   if (!Array.isArray(sigs)) return;
   const seen = new Set<string>();
   sigs.forEach((s, i) => {
     const where = `${what}.signatures[${i}]`;
     if (!isJsonObject(s)) {
-      errors.push(`${where} is not an object`);
+      errors.push(`rule 23: ${where} is not an object`);
       return;
     }
-    onlyFields(s, ['keyid', 'method', 'sig'], where, errors);
+    onlyFields(s, ['keyid', 'method', 'sig'], where, errors, 23);
     for (const f of ['keyid', 'method', 'sig']) {
-      if (typeof s[f] !== 'string') errors.push(`${where}.${f} must be a string`);
+      if (typeof s[f] !== 'string') errors.push(`rule 23: ${where}.${f} must be a string`);
     }
     const id = s['keyid'];
     if (typeof id === 'string') {
-      if (seen.has(id)) errors.push(`${what}: key ${short(id)} signed twice`);
+      if (seen.has(id)) errors.push(`rule 23: ${what}: key ${short(id)} signed twice`);
       seen.add(id);
     }
   });
@@ -106,9 +106,9 @@ function checkReencode(signed: JsonObject, what: string, errors: string[]): void
   const model = foundriesSignedFields(signed);
   if (isDeepStrictEqual(model, signed)) return;
   for (const k of Object.keys(signed)) {
-    if (!(k in model)) errors.push(`${what}.signed: unknown field "${k}" (an incompatible encoder was used)`);
+    if (!(k in model)) errors.push(`rule 15: ${what}.signed: unknown field "${k}" (an incompatible encoder was used)`);
   }
-  if (!('consistent_snapshot' in signed)) errors.push(`${what}.signed: "consistent_snapshot" is missing`);
+  if (!('consistent_snapshot' in signed)) errors.push(`rule 15: ${what}.signed: "consistent_snapshot" is missing`);
   for (const [id, k] of Object.entries(isJsonObject(signed['keys']) ? signed['keys'] : {})) {
     if (!isJsonObject(k)) continue;
     onlyFields(k, ['keytype', 'keyval'], `${what}.signed.keys.${short(id)}`, errors);
@@ -121,48 +121,48 @@ function checkReencode(signed: JsonObject, what: string, errors: string[]): void
   if (isJsonObject(changelog)) onlyFields(changelog, ['polis-id', 'message', 'timestamp'], `${what}.signed.x-changelog`, errors);
   const owners = signed['x-key-owners'];
   if (isJsonObject(owners)) {
-    if (Object.keys(owners).length === 0) errors.push(`${what}.signed: "x-key-owners" is empty (omit it)`);
+    if (Object.keys(owners).length === 0) errors.push(`rule 15: ${what}.signed: "x-key-owners" is empty (omit it)`);
     for (const [id, o] of Object.entries(owners)) {
       if (isJsonObject(o)) onlyFields(o, ['polis-id', 'created-at'], `${what}.signed.x-key-owners.${short(id)}`, errors);
     }
   }
-  if (errors.length === 0) errors.push(`${what}.signed does not survive the server's re-encoding unchanged`);
+  if (errors.length === 0) errors.push(`rule 15: ${what}.signed does not survive the server's re-encoding unchanged`);
 }
 
 function checkKeysAndRoles(root: Root, what: string, errors: string[]): Map<string, PublicKeyInfo> {
   const pubs = new Map<string, PublicKeyInfo>();
   for (const [id, key] of Object.entries(root.keys)) {
     if (!(key.keytype in METHODS)) {
-      errors.push(`${what}: key ${short(id)} has key type "${key.keytype}" (only RSA and ED25519)`);
+      errors.push(`rule 19: ${what}: key ${short(id)} has key type "${key.keytype}" (only RSA and ED25519)`);
       continue;
     }
     try {
       const pub = publicKeyOf(key);
-      if (pub.algorithm === 'rsa' && !RSA_BITS.has(pub.bits)) errors.push(`${what}: RSA key ${short(id)} has ${pub.bits} bits`);
+      if (pub.algorithm === 'rsa' && !RSA_BITS.has(pub.bits)) errors.push(`rule 19: ${what}: RSA key ${short(id)} has ${pub.bits} bits`);
       pubs.set(id, pub);
     } catch (e) {
-      errors.push(`${what}: key ${short(id)} cannot be read${isAppError(e) ? `: ${e.message}` : ''}`);
+      errors.push(`rule 19: ${what}: key ${short(id)} cannot be read${isAppError(e) ? `: ${e.message}` : ''}`);
     }
   }
   for (const name of Object.keys(root.roles)) {
-    if (!ROLE_NAMES.includes(name)) errors.push(`${what}: unknown role "${name}"`);
+    if (!ROLE_NAMES.includes(name)) errors.push(`rule 15: ${what}: unknown role "${name}"`);
   }
   for (const name of ROLE_NAMES) {
     const role = root.roles[name];
     if (role === undefined) {
-      errors.push(`${what}: role "${name}" is missing`);
+      errors.push(`rule 15: ${what}: role "${name}" is missing`);
       continue;
     }
-    if (new Set(role.keyids).size !== role.keyids.length) errors.push(`${what}: role ${name} lists a key twice`);
+    if (new Set(role.keyids).size !== role.keyids.length) errors.push(`rule 15: ${what}: role ${name} lists a key twice`);
     for (const id of role.keyids) {
-      if (root.keys[id] === undefined) errors.push(`${what}: role ${name} names key ${short(id)}, which is not in keys`);
+      if (root.keys[id] === undefined) errors.push(`rule 19: ${what}: role ${name} names key ${short(id)}, which is not in keys`);
     }
     if (role.threshold < 1 || role.threshold > role.keyids.length) {
-      errors.push(`${what}: role ${name} threshold ${role.threshold} is not between 1 and its ${role.keyids.length} keys`);
+      errors.push(`rule 17: ${what}: role ${name} threshold ${role.threshold} is not between 1 and its ${role.keyids.length} keys`);
     }
   }
   for (const id of Object.keys(root.keyOwners ?? {})) {
-    if (root.keys[id] === undefined) errors.push(`${what}: x-key-owners names key ${short(id)}, which is not in keys`);
+    if (root.keys[id] === undefined) errors.push(`rule 21: ${what}: x-key-owners names key ${short(id)}, which is not in keys`);
   }
   return pubs;
 }
@@ -201,28 +201,28 @@ export function checkStagedRoot(current: Root, input: unknown, what: string, now
   const errors: string[] = [];
   const thresholdErrors: string[] = [];
   const requireThresholds = opts.thresholds ?? true;
-  if (!isJsonObject(input)) return { root: undefined, malformed: true, errors: [`${what} must be a signed root object`], thresholdErrors };
+  if (!isJsonObject(input)) return { root: undefined, malformed: true, errors: [`rule 11: ${what} must be a signed root object`], thresholdErrors };
   checkShape(input, what, errors);
   let root: Root;
   try {
     root = parseRoot(input, what);
   } catch (e) {
-    return { root: undefined, malformed: true, errors: [...errors, isAppError(e) ? e.message : `${what} is not a root`], thresholdErrors };
+    return { root: undefined, malformed: true, errors: [...errors, `rule 11: ${isAppError(e) ? e.message : `${what} is not a root`}`], thresholdErrors };
   }
-  if (root.dialect !== 'foundries' || root.type !== 'Root') errors.push(`${what}: _type must be "Root"`);
+  if (root.dialect !== 'foundries' || root.type !== 'Root') errors.push(`rule 15: ${what}: _type must be "Root"`);
   checkReencode(root.signedJson, what, errors);
   const bad: string[] = [];
   unprintable(root.signedJson, `${what}.signed`, bad);
-  for (const p of bad) errors.push(`${p} holds characters outside printable ASCII`);
+  for (const p of bad) errors.push(`rule 15: ${p} holds characters outside printable ASCII`);
   if (root.version !== current.version + 1) {
-    errors.push(`${what}: version ${root.version} must be exactly ${current.version + 1} (current is ${current.version})`);
+    errors.push(`rule 13: ${what}: version ${root.version} must be exactly ${current.version + 1} (current is ${current.version})`);
   }
-  if (!EXPIRES_RE.test(root.expires)) errors.push(`${what}: expires "${root.expires}" must be YYYY-MM-DDTHH:MM:SSZ`);
-  else if (root.expiresAt.getTime() <= now.getTime()) errors.push(`${what}: expires ${root.expires} is in the past`);
+  if (!EXPIRES_RE.test(root.expires)) errors.push(`rule 22: ${what}: expires "${root.expires}" must be YYYY-MM-DDTHH:MM:SSZ`);
+  else if (root.expiresAt.getTime() <= now.getTime()) errors.push(`rule 22: ${what}: expires ${root.expires} is in the past`);
   checkKeysAndRoles(root, what, errors);
   for (const s of root.signatures) {
     if (s.method !== 'ed25519' && s.method !== 'rsassa-pss-sha256') {
-      errors.push(`${what}: signature by ${short(s.keyid)} has unknown method "${s.method ?? ''}"`);
+      errors.push(`rule 23: ${what}: signature by ${short(s.keyid)} has unknown method "${s.method ?? ''}"`);
     }
   }
 
@@ -230,7 +230,7 @@ export function checkStagedRoot(current: Root, input: unknown, what: string, now
   try {
     data = canonicalBytes('foundries', root.signedJson);
   } catch (e) {
-    errors.push(`${what} has no canonical form${isAppError(e) ? `: ${e.message}` : ''}`);
+    errors.push(`rule 15: ${what} has no canonical form${isAppError(e) ? `: ${e.message}` : ''}`);
   }
   if (data !== undefined) {
     // ota-tuf RootRoleValidation: the old root role's threshold with old keys, and the new one's with new keys.
@@ -239,12 +239,12 @@ export function checkStagedRoot(current: Root, input: unknown, what: string, now
     if (oldRole !== undefined) {
       const n = validSigners(current, root, data, oldRole);
       if (n < oldRole.threshold) {
-        thresholdErrors.push(`${what}: signed by ${n} of the current root keys, ${oldRole.threshold} needed (version ${current.version})`);
+        thresholdErrors.push(`rule 29: ${what}: signed by ${n} of the current root keys, ${oldRole.threshold} needed (version ${current.version})`);
       }
     }
     if (newRole !== undefined) {
       const n = validSigners(root, root, data, newRole);
-      if (n < newRole.threshold) thresholdErrors.push(`${what}: signed by ${n} of its own root keys, ${newRole.threshold} needed`);
+      if (n < newRole.threshold) thresholdErrors.push(`rule 29: ${what}: signed by ${n} of its own root keys, ${newRole.threshold} needed`);
     }
     // §6.3 rule 23: every signature present verifies (salt 32) with its key (of this root or the current one).
     for (const sig of root.signatures) {
@@ -258,7 +258,7 @@ export function checkStagedRoot(current: Root, input: unknown, what: string, now
           ok = false;
         }
       }
-      if (!ok) errors.push(`${what}: the signature by ${short(sig.keyid)} does not verify (rule 23)`);
+      if (!ok) errors.push(`${what}: the signature by ${short(sig.keyid)} does not verify (rule 23)${key?.keytype === 'RSA' ? '; an RSA-PSS signature needs salt length 32 (rule 24)' : ''}`);
     }
   }
   if (requireThresholds) errors.push(...thresholdErrors);
@@ -282,7 +282,7 @@ export function checkProdMatchesCi(ci: Root, prod: Root): string[] {
   const prodTargets = prod.roles['targets'];
   if (ciTargets === undefined || prodTargets === undefined) return errors;
   if (prodTargets.threshold < 2) {
-    errors.push(`prod-root: roles.targets.threshold is ${prodTargets.threshold}; a production root needs at least 2`);
+    errors.push(`rule 17: prod-root: roles.targets.threshold is ${prodTargets.threshold}; a production root needs at least 2`);
   }
   const aligned = structuredClone(prod.signedJson);
   const roles = aligned['roles'];
@@ -292,7 +292,7 @@ export function checkProdMatchesCi(ci: Root, prod: Root): string[] {
     const differing = Object.keys({ ...ci.signedJson, ...prod.signedJson }).filter(
       (k) => !isDeepStrictEqual(aligned[k], ci.signedJson[k]),
     );
-    errors.push(`prod-root differs from ci-root in more than roles.targets.threshold (${differing.join(', ')})`);
+    errors.push(`rule 16: prod-root differs from ci-root in more than roles.targets.threshold (${differing.join(', ')})`);
   }
   return errors;
 }

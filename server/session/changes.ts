@@ -31,7 +31,9 @@ import { diffRoots, shortKeyId } from '../tuf/diff.js';
 import type { KeyAlgorithm } from '../tuf/model.js';
 import { resignRepoMetadata } from '../tuf/repo-metadata.js';
 import type { MetadataFile } from '../tuf/repo-metadata.js';
+import type { Root, RootDocument, VerifyReport } from '../tuf/model.js';
 import { signedSha256 } from '../views.js';
+import type { StepRun } from './rotation.js';
 
 export interface ChangePlanInput {
   asked: AskedChange[];
@@ -42,7 +44,7 @@ export interface ChangePlanInput {
 }
 
 /** A change run of the page, from plan to save (publish reads the ceremony). */
-export class ChangeRun {
+export class ChangeRun implements StepRun {
   prep: PreparedChanges;
   before: ChangesBefore;
   /** Standard repositories: metadata re-signed at plan (shown before Sign; Sign reuses it). */
@@ -138,9 +140,18 @@ export class ChangeRun {
       throw new AppError(
         'SIGNATURES_NEEDED',
         `The keys you gave cannot make every signature these changes need: ${missing.map((r) => `${r.document === 'root' ? `root (${r.rule === 'old' ? 'current' : 'new'} threshold)` : `${r.document}.json`} ${r.available} of ${r.threshold}`).join('; ')}.`,
-        `Ask the holders of ${holders.join(', ') || 'the missing keys'} to sign: start a signing request on the Requests page, or upload an archive that holds their keys and plan again.`,
+        `The holders of ${holders.join(', ') || 'the missing keys'} must sign: make a signing request for these changes and follow their signatures on the Requests page, or upload an archive that also holds their keys and plan again.`,
       );
     }
+  }
+
+  signedRoot(): { document: RootDocument; root: Root; report: VerifyReport } | undefined {
+    return this.signed ? { document: this.signed.root, root: this.signed.parsed, report: this.signed.report } : undefined;
+  }
+
+  recordFacts(): { current: Root; newKeyId: string } {
+    const p = this.prep.plan;
+    return { current: this.prep.current, newKeyId: (p.newKeys.find((k) => k.role === 'root') ?? p.newKeys[0])?.keyid ?? '' };
   }
 
   async runSign(progress: Progress): Promise<SignResult> {

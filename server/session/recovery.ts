@@ -7,7 +7,11 @@ import type { Backend } from '../backends/backend.js';
 import type { Ceremony } from '../ceremony/ceremony.js';
 import { backendFromRef, refOf, sameTarget } from '../ceremony/reconcile.js';
 import type { Reconciled } from '../ceremony/reconcile.js';
+import type { Progress } from '../ceremony.js';
+import { publishSavedChanges } from '../ceremony/change-steps.js';
+import { publishSaved } from '../ceremony/steps.js';
 import { AppError } from '../errors.js';
+import type { Root, VerifyReport } from '../tuf/model.js';
 
 /** What the reconciled ceremony means, for the page. */
 export function recoveryInfo(opened: { ceremony: Ceremony; reconciled: Reconciled } | undefined, workDir: string): RecoveryInfo {
@@ -44,4 +48,14 @@ export async function backendOfCeremony(target: Backend | undefined, c: Ceremony
   const backend = target && same ? target : await backendFromRef(c.data.target.ref, env ? { env } : {});
   if (!backend) throw new AppError('TARGET_NOT_CONFIGURED', `Cannot reach ${c.data.target.description} from this server.`, `Choose ${c.data.target.description} as the target, then try again.`);
   return backend;
+}
+
+/**
+ * Publishes the ceremony's saved run (the page's publish and its recovery publish): the saved root
+ * of a rotation, or everything a change run recorded at sign (roots, re-signed metadata, Factory
+ * targets signatures). It reads the ceremony, not the process's memory.
+ */
+export async function publishCeremonyRun(c: Ceremony, backend: Backend, now: Date, progress: Progress, live: boolean): Promise<{ location: string; readBack: Root; report: VerifyReport; published?: string[] }> {
+  if (c.data.run === 'changes') return publishSavedChanges(c, backend, now, progress);
+  return publishSaved(c, backend, now, progress, live);
 }

@@ -164,6 +164,41 @@ describe('the page runs several key changes through the API (real HTTP)', () => 
     assert.ok((await readKeyArchive(await fs.readFile(r2.saved.path))).keys.some((k) => k.base.endsWith(newTargets) && k.status === 'ok'));
   });
 
+  it('local repository: a change run saved but not published survives a server restart; the recovery publish writes root and re-signed metadata', async () => {
+    const made = await createSpecPractice(path.join(tmp, 'practice-r'));
+    const onlineDir = path.join(tmp, 'practice-r', 'online-keys');
+    const pems = (await fs.readdir(onlineDir)).map((f) => ({ role: f.replace(/^.*?(targets|snapshot|timestamp).*$/, '$1'), file: path.join(onlineDir, f) }));
+    const archive = await combined(path.join(tmp, 'practice-r', 'all-keys.tgz'), made.archive, { pems });
+    const workDir = path.join(tmp, 'work-r');
+    await fs.mkdir(workDir);
+    const t = await testApp({ workDir });
+    assert.equal((await t.call('POST', '/api/target', { kind: 'repo', dir: made.repo })).statusCode, 200);
+    assert.equal((await t.call('POST', '/api/archive', await fs.readFile(archive))).statusCode, 200);
+    await job(t, '/api/plan', { keyType: 'ed25519', changes: [{ kind: 'rotate-key', role: 'snapshot' }, { kind: 'rotate-key', role: 'timestamp' }] });
+    await job(t, '/api/sign');
+    const saved = (await job(t, '/api/save')) as { save: { path: string } };
+    await t.app.close();
+
+    // A new server process on the same work folder: the ceremony says keys-saved and offers the publish.
+    const t2 = await testApp({ workDir });
+    closers.push(() => t2.app.close());
+    assert.equal((await t2.call('POST', '/api/target', { kind: 'repo', dir: made.repo })).statusCode, 200);
+    const st = (await t2.call('GET', '/api/session')).json<{ recovery: { state: string; actions: string[]; validArchive: string; newArchive: string } }>();
+    assert.equal(st.recovery.state, 'keys-saved');
+    assert.ok(st.recovery.actions.includes('publish-saved'));
+    assert.equal(st.recovery.newArchive, saved.save.path);
+    const pub = (await job(t2, '/api/recovery/publish')) as { publish: { version: number; published: string[] } };
+    assert.equal(pub.publish.version, 2);
+    assert.deepEqual(pub.publish.published, ['root.json', 'snapshot.json', 'timestamp.json']);
+    const after = (await t2.call('GET', '/api/session')).json<{ recovery: { state: string; validArchive: string } }>();
+    assert.equal(after.recovery.state, 'published');
+    assert.equal(after.recovery.validArchive, saved.save.path);
+    const clientDir = path.join(tmp, 'client-r');
+    await fs.mkdir(clientDir);
+    await fs.copyFile(path.join(made.repo, 'metadata', '1.root.json'), path.join(clientDir, 'root.json'));
+    assert.equal(await clientFetches(made.repo, clientDir), 2);
+  });
+
   async function factory(name: string, wave: boolean): Promise<{ dir: string; target: unknown; client: FoundriesClient; archive: string; targetsArchive: string }> {
     const dir = path.join(tmp, name);
     const made = await createPracticeFactory(dir, { rootKeyType: 'ed25519' });

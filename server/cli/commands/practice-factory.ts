@@ -1,6 +1,7 @@
 /**
- * `tuf-rotate practice-factory DIR [--port N] [--users A,B] [--fault F]`: the practice factory's API
- * alone, on loopback; `--users` adds admins (own token file and polis-id), `--fault` rehearses a failure.
+ * `tuf-rotate practice-factory DIR [--port N] [--users A,B] [--strict-waves] [--fault F]`: the practice
+ * factory's API alone, on loopback; `--users` adds admins (own token file and polis-id), `--strict-waves`
+ * refuses targets-key rotations while a wave is active (§6 rule 32), `--fault` rehearses a failure.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { intOption, one, parseArgs, usage } from '../args.js';
 import type { CliIo } from '../io.js';
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['port', 'name', 'users', 'fault', 'wave'], flags: ['json'] });
+  const args = parseArgs(argv, { options: ['port', 'name', 'users', 'fault', 'wave'], flags: ['json', 'strict-waves'] });
   if (args.positionals.length !== 1) throw usage('practice-factory takes one folder: tuf-rotate practice-factory DIR.');
   const dir = path.resolve(io.cwd, args.positionals[0] ?? '');
   const port = intOption(args, 'port', 0, 65535) ?? 0;
@@ -29,7 +30,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const users = await addPracticeUsers(dir, usersOpt === undefined ? [] : usersOpt.split(',').map((u) => u.trim()).filter((u) => u !== ''));
   const config = JSON.parse(await fs.readFile(path.join(dir, FACTORY_FILE), 'utf8')) as { name: string };
-  const app = await buildPracticeFactory(dir, { faults });
+  const strictWaves = args.flags.has('strict-waves');
+  const app = await buildPracticeFactory(dir, { faults, strictWaves });
   await app.listen({ host: '127.0.0.1', port });
   const addr = app.server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
@@ -37,11 +39,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const tokenFile = path.join(dir, TOKEN_FILE);
   const faultText = describeFaults(faults);
   if (args.flags.has('json')) {
-    io.stdout(JSON.stringify({ ok: true, factory: config.name, apiUrl: url, tokenFile, users, ...(faultText !== '' ? { faults: faultText } : {}) }) + '\n');
+    io.stdout(JSON.stringify({ ok: true, factory: config.name, apiUrl: url, tokenFile, users, strictWaves, ...(faultText !== '' ? { faults: faultText } : {}) }) + '\n');
   } else {
     io.stdout(`tuf-rotate: practice factory "${config.name}" serving on ${url} (token file ${tokenFile})\n`);
     for (const u of users.slice(1)) io.stdout(`tuf-rotate: admin ${u.name} (polis-id ${u.polisId}): token file ${u.tokenFile}\n`);
     if (faultText !== '') io.stdout(`tuf-rotate: rehearsing a failure: ${faultText}\n`);
+    if (strictWaves) io.stdout('tuf-rotate: strict waves: an active wave blocks targets-key rotations and deletions\n');
   }
   const stop = (): void => {
     void app.close().then(() => process.exit(0));

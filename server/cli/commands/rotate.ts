@@ -76,6 +76,11 @@ async function rotate(args: ParsedArgs, io: CliIo, locks: Array<() => void>): Pr
   const outRoot = one(args, 'out-root');
   if (outRoot !== undefined && !dryRun) outputs.push({ path: resolvePath(io, outRoot), what: 'the new root file (--out-root)', overwrite: false });
   checkOutputs(inputs, outputs);
+  // A Factory, keys that cannot meet the current root threshold: rotate is the shortcut for `change --rotate-key root`, which stages partly and exits 3.
+  if (one(args, 'factory') !== undefined && !dryRun && !firstTime && token.newKey === undefined && allowExpired === undefined && !keysIn.some(isPkcs11Uri)) {
+    const shortOf = await rootKeysShort(args, io, keysIn);
+    if (shortOf) return (await import('./change.js')).run(changeArgsFor(args, keyType), io);
+  }
   const work = dryRun ? undefined : await resolveWorkDir({ work: one(args, 'work'), env: io.env, cwd: io.cwd });
   // One process at a time changes a work folder (a running serve holds it for its lifetime).
   if (work !== undefined) locks.push(await lockWork(work, 'rotate', { who: io.env['USER'] ?? 'operator', now: () => now(io) }));
@@ -186,4 +191,25 @@ async function rotate(args: ParsedArgs, io: CliIo, locks: Array<() => void>): Pr
     if (ceremony) io.stdout(`Ceremony ${ceremony.id} in the work folder ${work ?? ''}; the valid key archive is ${saved.path}.\n`);
   }
   return 0;
+}
+
+/** Whether the keys given hold fewer root keys than the current root's threshold (a Factory with several admins). */
+async function rootKeysShort(args: ParsedArgs, io: CliIo, keysIn: string[]): Promise<boolean> {
+  const backend = await backendFor(args, io, 'rotate');
+  const current = await backend.currentRoot();
+  const ring = await loadKeyRing(keysIn);
+  return heldKeysForRole(ring, current).size < (current.roles['root']?.threshold ?? 1);
+}
+
+/** `rotate --factory …` as `change --factory … --rotate-key root` (same target, keys, output, work folder). */
+function changeArgsFor(args: ParsedArgs, keyType: KeyAlgorithm): string[] {
+  const out: string[] = ['change'];
+  for (const name of ['factory', 'api-url', 'token-file', 'keys', 'out', 'changelog', 'work', 'abandon']) {
+    for (const v of args.options.get(name) ?? []) out.push(`--${name}`, v);
+  }
+  out.push('--rotate-key', 'root', '--new-key-type', keyType);
+  const days = one(args, 'expires');
+  if (days !== undefined) out.push('--refresh-expiry', days);
+  for (const f of ['json', 'overwrite']) if (args.flags.has(f)) out.push(`--${f}`);
+  return out;
 }

@@ -18,7 +18,7 @@ import { resolveWorkDir } from '../../ceremony/workdir.js';
  * on SIGINT or SIGTERM. `--open` is accepted and ignored: open the printed URL yourself.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, { options: ['port', 'repo', 'practice', 'factory', 'api-url', 'token-file', 'work', 'practice-fault'], flags: ['offline', 'open'] });
+  const args = parseArgs(argv, { options: ['port', 'repo', 'practice', 'factory', 'api-url', 'token-file', 'work', 'practice-fault'], flags: ['offline', 'open', 'practice-strict-waves'] });
   if (args.positionals.length > 0) throw usage(`Unexpected argument "${args.positionals[0] ?? ''}".`);
   const port = intOption(args, 'port', 0, 65535) ?? 0;
   const repo = one(args, 'repo');
@@ -38,6 +38,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     factoryDir,
     (archive) => io.stderr(`tuf-rotate: practice factory created in ${factoryDir}; upload its key archive ${archive}\n`),
     faults,
+    args.flags.has('practice-strict-waves') ? { strictWaves: true } : {},
   );
   const practiceTarget = embedded.target;
   let target: Backend | undefined;
