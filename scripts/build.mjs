@@ -14,13 +14,14 @@ import { setTimeout, clearTimeout } from 'node:timers';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fingerprint, ROOT, STAMP } from './fingerprint.mjs';
+import { ROOT, STAMP, snapshotSync, writeStampSync } from './fingerprint.mjs';
 
 /** Packages bundled into dist/server/vendor.cjs → their property name there. */
 const VENDOR = { fastify: 'fastify', '@fastify/static': 'fastifyStatic' };
 
 export async function build({ quiet = false } = {}) {
-  const sources = await fingerprint();
+  // Taken before anything is built: a source edited during the build makes the next start build again.
+  const sources = snapshotSync();
   await fs.rm(path.join(ROOT, STAMP), { force: true });
   const esbuild = await import('esbuild');
   const outDir = path.join(ROOT, 'dist', 'server');
@@ -82,7 +83,7 @@ export async function build({ quiet = false } = {}) {
   await fs.copyFile(path.join(ROOT, 'scripts', 'code-cache-loader.cjs'), path.join(outDir, 'main.js'));
   await fs.chmod(path.join(outDir, 'main.js'), 0o755);
   await writeCodeCache(outDir);
-  await fs.writeFile(path.join(ROOT, STAMP), sources + '\n');
+  writeStampSync(sources);
 }
 
 /**

@@ -160,3 +160,22 @@ async function requireMetadataBase(backend: LocalRepoBackend, files: NonNullable
     }
   }
 }
+
+/**
+ * A change run killed between the root and the re-signed metadata of a standard repository: the
+ * target serves our root (so the ceremony reconciles to published) but not our metadata. Writes
+ * the recorded metadata when the repository still serves older versions; returns the files written.
+ */
+export async function finishChangeMetadata(c: Ceremony, backend: Backend): Promise<string[]> {
+  const files = c.data.proposal?.changes?.metadata;
+  if (c.data.run !== 'changes' || c.data.state !== 'published' || files === undefined || files.length === 0 || !(backend instanceof LocalRepoBackend)) return [];
+  const root = c.proposalRoot('root');
+  if (!root || rootSha256(await backend.currentRoot()) !== root.sha256) return []; // the repository moved on: not ours to finish
+  const docs = await backend.readRepoDocs();
+  const pending = files.some((f) => !/^\d+\./.test(f.name) && docs[f.role] !== f.text);
+  if (!pending) return [];
+  await requireMetadataBase(backend, files);
+  const written = await backend.publishMetadata(files.map((m) => ({ ...m })));
+  await c.update('re-signed metadata written after an interrupted publish', {}, { files: written.length });
+  return written;
+}

@@ -452,11 +452,34 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
     }),
   );
 
-  // E12 apply: checks and APPLYING, then (after `applyDelayMs`, other requests answered meanwhile) publishing.
+  // E12 apply: checks and APPLYING, then publishing. With `applyDelayMs` the transaction waits in
+  // APPLYING between the two (other requests answered meanwhile); without it both run as one step.
   app.post(`${repo}/root/updates/apply`, async (req, reply) => {
     const body = bodyObject(req, false);
     onlyFields(body, ['txid'], 4);
     const txid = txidOf(body);
+    const publish = async (txidApplying: string, injected: number | undefined): Promise<unknown> => {
+      const tx = state.transaction;
+      // Another apply of the same transaction finished it meanwhile.
+      if (tx === undefined || tx.txid !== txidApplying) return {};
+      if (state.version('ci') < tx.baseVersion + 1) await state.appendRoot('ci', tx.ciRoot);
+      if (injected !== undefined) return fail(reply, injected, 'Injected fault: apply interrupted after the CI root was published');
+      if (state.version('prod') < tx.baseVersion + 1) {
+        const after = await targetsAfterApply(state, tx);
+        await state.saveTargetsFile('prod', after.prod);
+        await state.saveTargetsFile('waves', after.waves);
+        await state.appendRoot('prod', tx.prodRoot);
+      }
+      if (tx.onlineKeys !== undefined) await state.saveConfig({ ...state.config, onlineKeys: tx.onlineKeys });
+      if (tx.firstTime) {
+        // The owner's key has replaced it: the server no longer keeps the first root key.
+        await state.removeServerKey('first-root.sec');
+        await state.removeServerKey('first-root.pub');
+      }
+      await state.clearTransaction();
+      return {};
+    };
+    const slow = faults.applyDelayMs ?? 0;
     const started = await exclusive(async (): Promise<{ done: unknown } | { txid: string; injected: number | undefined }> => {
       const tx = openTransaction(state, txid, caller(req), 35);
       const injected = faults.applyStatus;
@@ -483,32 +506,12 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
         if (errors.length > 0) throw new ApiFailure(422, 'The staged TUF roots can no longer be applied', errors);
       }
       await state.saveTransaction({ ...tx, status: 'APPLYING', updatedAt: stamp(now()) });
+      if (slow === 0) return { done: await publish(tx.txid, injected) };
       return { txid: tx.txid, injected };
     });
     if ('done' in started) return started.done;
-    const slow = faults.applyDelayMs ?? 0;
-    if (slow > 0) await applyDelay(slow);
-    return exclusive(async () => {
-      const tx = state.transaction;
-      // Another apply of the same transaction finished it meanwhile.
-      if (tx === undefined || tx.txid !== started.txid) return {};
-      if (state.version('ci') < tx.baseVersion + 1) await state.appendRoot('ci', tx.ciRoot);
-      if (started.injected !== undefined) return fail(reply, started.injected, 'Injected fault: apply interrupted after the CI root was published');
-      if (state.version('prod') < tx.baseVersion + 1) {
-        const after = await targetsAfterApply(state, tx);
-        await state.saveTargetsFile('prod', after.prod);
-        await state.saveTargetsFile('waves', after.waves);
-        await state.appendRoot('prod', tx.prodRoot);
-      }
-      if (tx.onlineKeys !== undefined) await state.saveConfig({ ...state.config, onlineKeys: tx.onlineKeys });
-      if (tx.firstTime) {
-        // The owner's key has replaced it: the server no longer keeps the first root key.
-        await state.removeServerKey('first-root.sec');
-        await state.removeServerKey('first-root.pub');
-      }
-      await state.clearTransaction();
-      return {};
-    });
+    await applyDelay(slow);
+    return exclusive(() => publish(started.txid, started.injected));
   });
 
   // E13 cancel (no body)

@@ -118,18 +118,27 @@ export class ChangeRun implements StepRun {
         begun = true;
       }
     }
-    progress('documents', 'Reading the documents the changes touch');
-    const before = await readBefore(prep);
-    let metadata: MetadataFile[] | undefined;
-    if (prep.plan.dialect === 'spec' && before.repoDocs !== undefined && unmetRules(prep.rules).length === 0) {
-      metadata = await resignRepoMetadata({ newRoot: prep.plan.newSigned, current: before.repoDocs, roles: metadataToResign(prep.plan), signers: prep.signers, now: input.now });
+    try {
+      progress('documents', 'Reading the documents the changes touch');
+      const before = await readBefore(prep);
+      let metadata: MetadataFile[] | undefined;
+      if (prep.plan.dialect === 'spec' && before.repoDocs !== undefined && unmetRules(prep.rules).length === 0) {
+        metadata = await resignRepoMetadata({ newRoot: prep.plan.newSigned, current: before.repoDocs, roles: metadataToResign(prep.plan), signers: prep.signers, now: input.now });
+      }
+      const plan: PlanResult = {
+        plan: planSummary(prep),
+        diff: diffRoots(prep.current, prep.plan.newSigned, { now: input.now, heldKeyIds: [...prep.signers.keys()] }),
+        changes: changesPlanView(prep, before, metadata, notesFor(prep)),
+      };
+      return new ChangeRun({ prep, before, metadata, begun, ceremony, plan });
+    } catch (e) {
+      // Nothing half-begun stays behind a failed plan: the transaction is cancelled, the ceremony too.
+      if (begun) await backend.abort();
+      if (ceremony && !['cancelled', 'published', 'superseded'].includes(ceremony.state)) {
+        await ceremony.transition('cancelled', 'plan failed', { reason: e instanceof AppError ? e.message : 'the plan step failed; nothing was published' }).catch(() => undefined);
+      }
+      throw e;
     }
-    const plan: PlanResult = {
-      plan: planSummary(prep),
-      diff: diffRoots(prep.current, prep.plan.newSigned, { now: input.now, heldKeyIds: [...prep.signers.keys()] }),
-      changes: changesPlanView(prep, before, metadata, notesFor(prep)),
-    };
-    return new ChangeRun({ prep, before, metadata, begun, ceremony, plan });
   }
 
   /** Refuses Sign (before any job) when signatures are missing, naming the holders, in words for a person in a browser. */

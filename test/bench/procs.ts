@@ -86,6 +86,22 @@ export function npmStart(repo: string, work: string): Promise<Served> {
   return serveWith('npm', ['start', '--silent', '--', '--repo', repo, '--work', work, '--port', '0'], ROOT_DIR);
 }
 
+/**
+ * A package folder like ours whose `start` script does nothing (`true`), with a copy of our .npmrc:
+ * `npm start` there costs what npm itself costs before and around any start script.
+ */
+export async function npmNoopPackage(dir: string): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'npm-noop', version: '0.0.0', private: true, scripts: { start: 'true' } }, null, 2) + '\n');
+  await fs.copyFile(path.join(ROOT_DIR, '.npmrc'), path.join(dir, '.npmrc')).catch(() => undefined);
+  return dir;
+}
+
+/** `npm start --silent` in a folder made by npmNoopPackage, to its exit; ms. */
+export function timeNpmNoop(dir: string): number {
+  return timedRun('npm', ['start', '--silent'], dir);
+}
+
 /** Time of an empty Node process, `node -e ''` (the floor every command stands on); ms. */
 export function timeNodeFloor(): number {
   return timedRun(process.execPath, ['-e', '']);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { buildChain, serveFolder, verifyOurs, verifyTufJs, type Chain } from './chain.js';
-import { api, npmStart, oldOpensslKey, practice, ROOT_DIR, rssMb, serve, timeNodeFloor, timeOpenssl, timeOurRotate, type Served } from './procs.js';
+import { api, npmNoopPackage, npmStart, oldOpensslKey, practice, ROOT_DIR, rssMb, serve, timeNodeFloor, timeNpmNoop, timeOpenssl, timeOurRotate, type Served } from './procs.js';
 import { pkcs11SignRow } from './pkcs11.js';
 import { compareRow, formatTable, goalRow, median, percentile, round, timeMs, type Row } from './stats.js';
 
@@ -212,9 +212,10 @@ async function serverRows(): Promise<void> {
     }
     rows.push(compareRow('server-start-vs-node-floor', ours, floor, 'ms', 2.5, "ours: `node dist/server/main.js serve --repo DIR --port 0` to its URL line; floor: an empty `node -e ''`, interleaved"));
   }
-  if (want('npm-start-built-vs-serve')) {
-    log('npm-start-built-vs-serve (7 runs after one untimed npm start)');
+  if (want('npm-start-built-vs-serve') || want('npm-start-noop-vs-serve')) {
+    log('npm-start-built-vs-serve (7 runs after one untimed npm start), with npm alone and node -e \'\' in the same runs');
     const made = await createSpecPractice(path.join(tmp, 'npm-start'));
+    const noop = await npmNoopPackage(path.join(tmp, 'npm-noop'));
     // A work folder per start: serve holds WORK/lock for its lifetime, and a stopped process group
     // may still be releasing it when the next start begins.
     let works = 0;
@@ -226,8 +227,11 @@ async function serverRows(): Promise<void> {
     // The build above wrote its stamp; one untimed start proves nothing is rebuilt (and warms caches).
     const first = await npmStart(made.repo, await work());
     await first.stop();
+    timeNpmNoop(noop);
     const ours: number[] = [];
     const direct: number[] = [];
+    const npmAlone: number[] = [];
+    const floor: number[] = [];
     for (let i = 0; i < 7; i++) {
       const a = i % 2 === 0 ? await npmStart(made.repo, await work()) : await serve(made.repo, await work());
       (i % 2 === 0 ? ours : direct).push(a.startMs);
@@ -235,10 +239,43 @@ async function serverRows(): Promise<void> {
       const b = i % 2 === 0 ? await serve(made.repo, await work()) : await npmStart(made.repo, await work());
       (i % 2 === 0 ? direct : ours).push(b.startMs);
       await b.stop();
+      if (i % 2 === 0) {
+        npmAlone.push(timeNpmNoop(noop));
+        floor.push(timeNodeFloor());
+      } else {
+        floor.push(timeNodeFloor());
+        npmAlone.push(timeNpmNoop(noop));
+      }
     }
     rows.push(
       compareRow('npm-start-built-vs-serve', ours, direct, 'ms', 1.5, 'ours: a second `npm start -- --repo DIR --port 0` (nothing changed: no build) to its URL line; baseline: `node dist/server/main.js serve --repo DIR --port 0` to its URL line, interleaved'),
     );
+    // Information: what npm alone costs (its own Node start, its modules, its config, `sh -c`), from
+    // the same runs. The row above can meet 1.5 only if this ratio is below 0.5.
+    rows.push({
+      ...compareRow(
+        'npm-start-noop-vs-serve',
+        npmAlone,
+        direct,
+        'ms',
+        0.5,
+        `information, no goal: ours: \`npm start --silent\` of a package whose start script is \`true\` (our .npmrc), to its exit; baseline: the direct serve of the row above; an empty \`node -e ''\` took ${round(median(floor))} ms (median) in the same runs`,
+      ),
+      goal: null,
+      met: null,
+    });
+    rows.push({
+      ...compareRow(
+        'npm-start-built-vs-serve-plus-npm',
+        ours,
+        direct.map((d, i) => d + (npmAlone[i] ?? 0)),
+        'ms',
+        1.5,
+        'information, no goal: ours: the npm start of the first row; baseline: its direct serve plus the npm start of `true` of the row above, each run\'s pair summed (what our start script adds to npm and serve)',
+      ),
+      goal: null,
+      met: null,
+    });
   }
   if (want('server-rss-mb')) {
     log('server-rss-mb (3 runs)');
@@ -380,6 +417,8 @@ try {
     'rotate-rsa4096-vs-openssl',
     'server-start-vs-node-floor',
     'npm-start-built-vs-serve',
+    'npm-start-noop-vs-serve',
+    'npm-start-built-vs-serve-plus-npm',
     'verify-chain-1000-ed25519-vs-tufjs',
     'verify-chain-1000-rsa4096-vs-tufjs',
     'verify-chain-10',

@@ -119,6 +119,29 @@ describe('change runs in the work folder\'s ceremony (killed after save, then st
     assert.equal(lastJson(again.stdout)['alreadyPublished'], true);
   });
 
+  it('standard repository: killed between the root and the re-signed metadata; publish WORKDIR writes the metadata', async () => {
+    const dir = path.join(tmp, 'repo-m');
+    const made = await cli(['practice', dir, '--dialect', 'spec', '--json']);
+    assert.equal(made.code, 0, made.stderr);
+    const { target: repo, archive, onlineKeys } = made.json() as { target: string; archive: string; onlineKeys: string };
+    const clientDir = path.join(dir, 'client');
+    await fs.mkdir(clientDir);
+    await fs.copyFile(path.join(repo, 'metadata', '1.root.json'), path.join(clientDir, 'root.json'));
+    const work = path.join(tmp, 'work-repo-m');
+    const out = path.join(dir, 'keys-2.tgz');
+    const killed = await run(['change', '--repo', repo, '--work', work, '--keys', archive, '--keys', onlineKeys, '--out', out, '--rotate-online-keys', '--json'], { TUF_ROTATE_KILL_AT: 'metadata' });
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    assert.equal(parseRoot(await fs.readFile(path.join(repo, 'metadata', 'root.json'))).version, 2, 'the root is published');
+    const st = lastJson((await run(['status', work, '--json'])).stdout) as { state: string };
+    assert.equal(st.state, 'published', 'the target serves our root');
+    const pub = await run(['publish', work, '--yes', '--json']);
+    assert.equal(pub.code, 0, pub.stderr + pub.stdout);
+    assert.equal((lastJson(pub.stdout)['metadata'] as string[]).length > 0, true, 'the re-signed metadata is written now');
+    assert.equal(await clientFetches(repo, clientDir), 2, 'tuf-js ends on the new version and fetches the target');
+    const again = await run(['publish', work, '--yes', '--json']);
+    assert.equal(lastJson(again.stdout)['alreadyPublished'], true);
+  });
+
   it('practice factory: rotate targets with a production tag and a wave, killed after save; publish WORKDIR stages the targets signatures and applies', async () => {
     const dir = path.join(tmp, 'factory');
     const made = await cli(['practice', dir, '--dialect', 'foundries', '--key-type', 'ed25519', '--json']);

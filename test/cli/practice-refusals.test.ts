@@ -102,36 +102,42 @@ describe('practice factory refusals through the CLI (code, rule text, hint, exit
     await fs.rm(tmp, { recursive: true, force: true });
   });
 
+  /** A work folder of its own for each case (a refused run's ceremony stays in its folder). */
+  const work = (name: string): string => path.join(tmp, `work-${name}`);
+
   /** Ends a transaction a refused command left open (any admin may cancel). */
   async function cancelOpen(): Promise<void> {
     if ((await owner.updates()).status === 'STARTED') await owner.cancel();
   }
 
   it('PUT refused (409, rule 32 strict waves): change --rotate-key targets while a wave is active', async () => {
-    const r = await cli(['change', ...asA, '--keys', archive, '--keys', path.join(dir, 'targets-keys.tgz'), '--out', path.join(tmp, 't.tgz'), '--rotate-key', 'targets', '--json']);
+    const r = await cli(['change', ...asA, '--work', work('targets'), '--keys', archive, '--keys', path.join(dir, 'targets-keys.tgz'), '--out', path.join(tmp, 't.tgz'), '--rotate-key', 'targets', '--json']);
     assertRefusal(r, 'TARGET_CONFLICT', /rule 32: active wave "wave-1" blocks rotating or deleting the offline targets key/, /complete or cancel the wave/);
     await cancelOpen();
   });
 
   it('gen-online-keys refused (409, rule 32): change --rotate-online-keys while a wave is active', async () => {
-    const r = await cli(['change', ...asA, '--keys', archive, '--out', path.join(tmp, 'o.tgz'), '--rotate-online-keys', '--json']);
+    const r = await cli(['change', ...asA, '--work', work('online'), '--keys', archive, '--out', path.join(tmp, 'o.tgz'), '--rotate-online-keys', '--json']);
     assertRefusal(r, 'TARGET_CONFLICT', /rule 32: active wave "wave-1" blocks the online key rotation/, /then rotate the online keys/);
     await cancelOpen();
   });
 
   it('PUT refused (422, rule 21): change --add-key with another admin as owner', async () => {
-    const r = await cli(['change', ...asA, '--keys', archive, '--add-key', 'root', '--key-file', bPub, '--owner', 'admin-b', '--json']);
+    const r = await cli(['change', ...asA, '--work', work('owner'), '--keys', archive, '--add-key', 'root', '--key-file', bPub, '--owner', 'admin-b', '--json']);
     assertRefusal(r, 'TARGET_REFUSED', /rule 21: ci-root: the new key [0-9a-f]{8} must be owned by the user uploading it/, /adds it with their own API token/);
     await cancelOpen();
   });
 
   it('init refused (409, rule 1) and PUT refused (403, rule 4): change and sign --factory while another admin\'s transaction is open', async () => {
     await bClient.init({ message: 'B starts', firstTime: false, shortcut: false });
-    const r = await cli(['change', ...asA, '--keys', archive, '--refresh-expiry', '--json']);
-    assertRefusal(r, 'TARGET_CONFLICT', /rule 1: a transaction is open \(status STARTED\)/, /Only one TUF root updates transaction/);
-    const s = await cli(['sign', ...asA, '--keys', archive, '--json']);
-    assertRefusal(s, 'TARGET_AUTH_FAILED', /rule 4: give the transaction ID/, /transaction ID \(--txid\)/);
-    await bClient.cancel();
+    try {
+      const r = await cli(['change', ...asA, '--work', work('open'), '--keys', archive, '--refresh-expiry', '--json']);
+      assertRefusal(r, 'TARGET_CONFLICT', /rule 1: a transaction is open \(status STARTED\)/, /Only one TUF root updates transaction/);
+      const s = await cli(['sign', ...asA, '--keys', archive, '--json']);
+      assertRefusal(s, 'TARGET_AUTH_FAILED', /rule 4: give the transaction ID/, /transaction ID \(--txid\)/);
+    } finally {
+      await bClient.cancel();
+    }
   });
 
   it('apply refused (422, rule 31) by rotate --factory; cancel while applying (rule 2) by cancel --factory; publish finishes', async () => {
@@ -142,7 +148,7 @@ describe('practice factory refusals through the CLI (code, rule text, hint, exit
     t.main.signatures = t.main.signatures.slice(0, 1);
     await fs.writeFile(tags, JSON.stringify(t));
     const out = path.join(tmp, 'r.tgz');
-    const r = await cli(['rotate', ...asA, '--keys', archive, '--out', out, '--work', path.join(tmp, 'w'), '--json']);
+    const r = await cli(['rotate', ...asA, '--keys', archive, '--out', out, '--work', work('rotate'), '--json']);
     assertRefusal(r, 'TARGET_REFUSED', /rule 31: production tag "main" would have 1 valid targets signatures, 2 needed/, /sign the tags with an offline targets key/);
     assert.equal((await owner.updates()).status, 'STARTED', 'the signed transaction stays staged');
 

@@ -109,6 +109,16 @@ async function finishIn(work: string, args: ReturnType<typeof parseArgs>, io: Cl
     if (json) io.stdout(JSON.stringify({ ok: true, state: ceremony.state, validArchive: reconciled.validArchive, ceremony: ceremony.id, work, ...extra }) + '\n');
     else io.stdout(text + '\n');
   };
+  if (ceremony.state === 'published' && ceremony.data.run === 'changes' && ceremony.data.proposal?.changes?.metadata !== undefined) {
+    // Killed between the root and the re-signed metadata: the root is served, the metadata may not be.
+    const backend = given ?? (await backendFromRef(ceremony.data.target.ref, { env: io.env as NodeJS.ProcessEnv }));
+    const { finishChangeMetadata } = await import('../../ceremony/change-steps.js');
+    const written = backend ? await finishChangeMetadata(ceremony, backend) : [];
+    if (written.length > 0) {
+      say({ version: reconciled.version, metadata: written }, `The root was already published; the re-signed metadata is now written too (${written.length} files). ${reconciled.message}`);
+      return 0;
+    }
+  }
   if (ceremony.state === 'published') {
     say({ version: reconciled.version, alreadyPublished: true }, `Nothing left to do: ${reconciled.message}`);
     return 0;
