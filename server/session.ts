@@ -91,7 +91,12 @@ export class Session {
       this.#run = undefined;
       this.#published = undefined;
     }
-    if (opened) this.#ceremony = opened.ceremony;
+    if (opened) {
+      // The run in progress records its steps (signed, keys saved) through its own ceremony object:
+      // keep that one, or a page reload between plan and publish leaves publish reading a stale copy.
+      const mine = this.#run?.ceremony;
+      this.#ceremony = mine !== undefined && mine.id === opened.ceremony.id ? mine : opened.ceremony;
+    }
     this.#last = opened;
     return opened;
   }
