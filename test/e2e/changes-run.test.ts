@@ -364,6 +364,10 @@ describe('several key changes run from the page (chromium)', { skip: browserSkip
     for (const n of ['targets.json', 'snapshot.json', 'timestamp.json']) assert.ok(names.includes(n), `the diff lists ${n}: ${names.join(', ')}`);
     assert.match(await page.getByTestId('roles-graph').locator('section').nth(1).innerText(), /targets: threshold 1 of 1 key[\s\S]*ADDED/i);
     await check(page, 'repo-diff');
+    // A reload resumes on the Diff step with the same documents (the server keeps the plan).
+    await page.reload();
+    await page.getByTestId('documents').waitFor();
+    assert.deepEqual(await documentNames(page), names);
 
     const { signedText } = await signSavePublish(page, 'repo', asked);
     assert.match(signedText, /targets\.json re-signed: signature by [0-9a-f]{8}.* added/);
