@@ -92,10 +92,11 @@ export class Session {
       this.#published = undefined;
     }
     if (opened) {
-      // The run in progress records its steps (signed, keys saved) through its own ceremony object:
-      // keep that one, or a page reload between plan and publish leaves publish reading a stale copy.
-      const mine = this.#run?.ceremony;
-      this.#ceremony = mine !== undefined && mine.id === opened.ceremony.id ? mine : opened.ceremony;
+      this.#ceremony = opened.ceremony;
+      // The run in progress records its steps (signed, keys saved) through its ceremony object: hand
+      // it the one just reconciled, or after a page reload publish reads a copy those steps never touched.
+      const run = this.#run;
+      if (run?.ceremony !== undefined && run.ceremony.id === opened.ceremony.id) run.ceremony = opened.ceremony;
     }
     this.#last = opened;
     return opened;
