@@ -18,6 +18,7 @@ import { archiveRoutes } from './routes/archive.js';
 import { lazySchemaController } from './lazy-schemas.js';
 import { changesRoutes } from './routes/changes.js';
 import { tokenKeyRoutes } from './routes/token-key.js';
+import { pemKeyRoutes } from './routes/pem-key.js';
 import { JSON_BODY_LIMIT, type RouteContext } from './routes/context.js';
 import { expiryRoutes } from './routes/expiry.js';
 import { healthRoutes } from './routes/health.js';
@@ -72,6 +73,7 @@ const REDACT = [
   'token',
   // A hardware token's PIN travels in the POST /api/keys/token body.
   'req.body.pin',
+  'req.body.pem', // POST /api/keys/pem: a private key
   'body.pin',
   'pin',
 ];
@@ -145,6 +147,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     expiryRoutes(api, ctx);
     archiveRoutes(api, ctx);
     tokenKeyRoutes(api, ctx);
+    pemKeyRoutes(api, ctx);
     rotationRoutes(api, ctx);
     ceremonyRoutes(api, ctx);
     jobRoutes(api, ctx);

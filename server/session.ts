@@ -12,6 +12,8 @@ import type { KeyArchive } from './archive/read.js';
 import type { Backend } from './backends/backend.js';
 import { LocalRepoBackend } from './backends/local-repo.js';
 import { OfflineBackend } from './backends/offline.js';
+import { userDirectoryOf } from './backends/user-directory.js';
+import { firstTimeHeld, firstTimeKeysPath } from './first-time.js';
 import { AppError } from './errors.js';
 import type { Jobs } from './jobs.js';
 import type { Ceremony } from './ceremony/ceremony.js';
@@ -21,8 +23,9 @@ import { CeremonyStore } from './ceremony/store.js';
 import { exists } from './util/fs-atomic.js';
 import { closeKeyRing, emptyArchive, keyRingFromArchive } from './keyring.js';
 import type { HeldKey, KeyRing } from './keyring.js';
-import type { TokenKeyReply } from '../shared/api.js';
+import type { PemKeyReply, TokenKeyReply } from '../shared/api.js';
 import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
+import { lendArchive, type HeldArchives } from './lend-archive.js';
 import { ChangeRun } from './session/changes.js';
 import { buildRecord } from './session/record.js';
 import { backendOfCeremony, publishCeremonyRun, recoveryInfo } from './session/recovery.js';
@@ -34,7 +37,7 @@ import { parseRoot } from './tuf/metadata.js';
 import type { JsonObject } from './tuf/json.js';
 import type { Root, RootDocument, VerifyReport } from './tuf/model.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
-import { archiveView, historyView, rootKeysHeld, rootSummary } from './views.js';
+import { archiveView, historyView, rootSummary } from './views.js';
 
 export interface SessionOptions {
   /** The work folder: its ceremonies, and where new archives (and an offline target's new root) are written by default. */
@@ -59,7 +62,7 @@ function state(message: string, hint: string): AppError {
 export class Session {
   #target: Backend | undefined;
   #current: Root | undefined;
-  #archive: { archive: KeyArchive; ring: KeyRing } | undefined;
+  #archive: HeldArchives | undefined;
   /** The planned run: the root-key rotation, or several key changes (POST /api/plan with `changes`). */
   #run: StepRun | undefined;
   #published: (PublishResultReply & { report: VerifyReport }) | undefined;
@@ -120,7 +123,7 @@ export class Session {
     const out: SessionState = { step: this.#step(), published: this.#published !== undefined, work: this.o.workDir };
     if (busy) out.busyJobId = busy.id;
     if (this.#target) out.target = this.#targetInfo(this.#target);
-    if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined());
+    if (this.#archive) out.archive = archiveView(this.#archive.archive, this.#archive.ring, await this.#currentOrUndefined(), this.#archive.lent);
     const run = this.#run;
     if (run) {
       out.plan = run.plan;
@@ -133,7 +136,7 @@ export class Session {
   }
 
   async root(): Promise<RootSummary> {
-    return rootSummary(await this.#currentRoot(true), this.#archive?.ring, this.o.now());
+    return rootSummary(await this.#currentRoot(true), this.#archive?.ring, this.o.now(), await userDirectoryOf(this.#target));
   }
 
   async history(): Promise<RootHistory> {
@@ -223,7 +226,7 @@ export class Session {
     this.#current = current;
     this.#published = undefined;
     this.#times = {};
-    return { target: this.#targetInfo(backend), root: rootSummary(current, this.#archive?.ring, this.o.now()) };
+    return { target: this.#targetInfo(backend), root: rootSummary(current, this.#archive?.ring, this.o.now(), await userDirectoryOf(backend)) };
   }
 
   /** For the changes preview (server/changes-preview.ts): the current root and the uploaded keys, read only. */
@@ -240,7 +243,23 @@ export class Session {
     if (this.#archive) closeKeyRing(this.#archive.ring);
     this.#archive = { archive, ring };
     const root = await this.#currentOrUndefined();
-    return { archive: archiveView(archive, ring, root).archive, ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
+    return archiveView(archive, ring, root);
+  }
+
+  /**
+   * A further key archive lends its keys (server/lend-archive.ts): a Factory's targets keys in
+   * their own file, say. Without a first archive it is the first archive.
+   */
+  async lendArchive(bytes: Uint8Array): Promise<ArchiveReply> {
+    const prev = this.#archive;
+    if (!prev || prev.ring.keys.length === 0) return this.uploadArchive(bytes);
+    this.#idle();
+    this.#notPublished();
+    const added = await readKeyArchive(bytes, { name: 'the added archive' });
+    const next = lendArchive(prev, added);
+    await this.#discardRotation();
+    this.#archive = next;
+    return archiveView(next.archive, next.ring, await this.#currentOrUndefined(), next.lent);
   }
 
   /**
@@ -263,21 +282,35 @@ export class Session {
     const others = (prev?.ring.keys ?? []).filter((k) => k.tokenUri !== signer.uri);
     if (prev) closeKeyRing({ ...prev.ring, keys: prev.ring.keys.filter((k) => k.tokenUri === signer.uri) });
     const ring: KeyRing = { source: prev ? `${prev.ring.source}, ${signer.uri}` : signer.uri, archive: prev?.ring.archive, keys: [...others, held] };
-    this.#archive = { archive, ring };
+    this.#archive = { archive, ring, ...(prev?.lent ? { lent: prev.lent } : {}) };
     const root = await this.#currentOrUndefined();
     const t = signer.token;
     return {
-      archive: archiveView(archive, ring, root).archive,
-      ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}),
+      ...archiveView(archive, ring, root, prev?.lent),
       tokenKey: { uri: signer.uri, label: t.label, serial: t.serial, manufacturer: t.manufacturer, model: t.model, algorithm: signer.publicKey.algorithm, bits: signer.publicKey.bits },
     };
+  }
+
+  /** A PEM private key file joins the keys (beside an uploaded archive, or alone): server/pem-key.ts. */
+  async addPemKey(body: { pem: string; name?: string }): Promise<PemKeyReply> {
+    this.#idle();
+    this.#notPublished();
+    const { joinPemKey } = await import('./pem-key.js');
+    const joined = joinPemKey(this.#archive, body);
+    await this.#discardRotation();
+    const lent = this.#archive?.lent;
+    this.#archive = { archive: joined.archive, ring: joined.ring, ...(lent ? { lent } : {}) };
+    const root = await this.#currentOrUndefined();
+    return { ...archiveView(joined.archive, joined.ring, root, lent), pemKey: joined.pemKey };
   }
 
   startPlan(body: PlanBody): Job {
     this.#idle();
     this.#notPublished();
     const backend = this.#backend();
-    const held = this.#archive;
+    // A first-time Factory rotation uploads nothing: the Factory hands over its first root key (server/first-time.ts).
+    const firstTime = backend.firstTime === true;
+    const held = firstTime ? firstTimeHeld() : this.#archive;
     if (!held) throw state('No key archive has been uploaded.', 'Upload the key archive (.tgz) first.');
     const changes = body.changes as AskedChange[] | undefined;
     const onlyRoot = changes !== undefined && changes.length === 1 && changes[0]?.kind === 'rotate-key' && changes[0].role === 'root';
@@ -287,13 +320,19 @@ export class Session {
     if (changes !== undefined && body.expiresDays !== undefined && !(onlyRoot && body.newTokenKey !== undefined)) {
       throw new AppError('BAD_REQUEST', 'The expiry in days is for the root-key rotation; with several key changes, add a "refresh the expiry" change instead.', 'Add the change that refreshes the expiry, with its number of days.');
     }
+    if (firstTime && changes !== undefined && !(onlyRoot && body.newTokenKey !== undefined)) {
+      throw new AppError('BAD_REQUEST', 'A first-time rotation rotates the root key alone.', 'Rotate the root key first; make the other key changes in a second ceremony, with the archive this one saves.');
+    }
     // The root-key rotation with a new key in a token is the rotation itself; any other changes run through the change core.
     if (changes !== undefined && !(onlyRoot && body.newTokenKey !== undefined)) return this.#startChangesPlan(body, changes, backend, held);
     return this.jobs.start('plan', async (jobProgress) => {
       const progress = this.#progress(jobProgress);
       await this.#discardRotation();
       const now = this.o.now();
-      const run = await RotationRun.plan(backend, { ring: held.ring, sha256: held.archive.sha256 }, this.#store, body, this.#runOptions(), progress);
+      // First-time: the first root key the Factory hands over is written at once to a new file (server/first-time.ts).
+      const firstTimeOut = firstTime ? await firstTimeKeysPath(this.o.workDir, (backend as { client?: { factory?: string } }).client?.factory ?? 'factory', now) : undefined;
+      const run = await RotationRun.plan(backend, { ring: held.ring, sha256: held.archive.sha256, ...(firstTimeOut !== undefined ? { firstTimeOut } : {}) }, this.#store, body, this.#runOptions(), progress);
+      if (firstTime) this.#archive = { archive: held.ring.archive ?? held.archive, ring: held.ring }; // the first root key, as if uploaded
       this.#run = run;
       this.#times = { planned: now.toISOString() };
       return { plan: run.plan };
@@ -356,6 +395,8 @@ export class Session {
       const copy = ceremony.state === 'keys-saved';
       if (!copy && body.path === undefined && (await exists(out))) out = path.join(this.o.workDir, `offline-keys-v${version}-${ceremony.id}.tgz`);
       const saved = await run.runSave(out, { overwrite: body.overwrite ?? false, copy, now: this.o.now() }, progress);
+      // A page read (open()) since the plan replaced #ceremony with a copy read from disk; publish checks #ceremony: use the run's, which recorded the save.
+      this.#ceremony = ceremony;
       this.#times.saved = this.o.now().toISOString();
       return { save: { path: saved.path, sha256: saved.sha256, bytes: saved.bytes, ...(saved.backupPath === undefined ? {} : { backupPath: saved.backupPath }) } };
     });
@@ -447,7 +488,7 @@ export class Session {
 
   #step(): SessionState['step'] {
     if (!this.#target) return 'target';
-    if (!this.#archive) return 'keys';
+    if (!this.#archive && this.#target.firstTime !== true) return 'keys';
     if (this.#published) return 'done';
     const run = this.#run;
     if (!run) return 'plan';
@@ -457,7 +498,7 @@ export class Session {
   }
 
   #targetInfo(b: Backend): TargetInfo {
-    return { kind: b.kind, description: b.description };
+    return { kind: b.kind, description: b.description, ...(b.firstTime === true ? { firstTime: true } : {}) };
   }
 
   #backend(): Backend {

@@ -12,6 +12,7 @@ import { canonicalBytes } from './tuf/canonical-json.js';
 import { diffRoots, EXPIRES_SOON_DAYS, shortKeyId } from './tuf/diff.js';
 import { publicKeyOf } from './tuf/keys.js';
 import type { Root } from './tuf/model.js';
+import { ownerName, type UserDirectory } from './tuf/owner-names.js';
 import { sha256Hex } from './util/fs-atomic.js';
 
 const DAY_MS = 86_400_000;
@@ -27,7 +28,7 @@ function keyFacts(root: Root, keyid: string): { keytype: string; algorithm?: 'ed
   }
 }
 
-export function rootSummary(root: Root, ring: KeyRing | undefined, now: Date): RootSummary {
+export function rootSummary(root: Root, ring: KeyRing | undefined, now: Date, users?: UserDirectory): RootSummary {
   const remaining = root.expiresAt.getTime() - now.getTime();
   const expired = remaining <= 0;
   const expiresInDays = Math.floor(remaining / DAY_MS);
@@ -46,12 +47,17 @@ export function rootSummary(root: Root, ring: KeyRing | undefined, now: Date): R
         keys: role.keyids.map((keyid) => ({ keyid, short: shortKeyId(keyid), ...keyFacts(root, keyid), held: held.has(keyid) })),
       };
     }),
-    keyOwners: Object.entries(root.keyOwners ?? {}).map(([keyid, o]) => ({
-      keyid,
-      short: shortKeyId(keyid),
-      ...(o.polisId !== undefined ? { polisId: o.polisId } : {}),
-      ...(o.createdAt !== undefined ? { createdAt: o.createdAt } : {}),
-    })),
+    keyOwners: Object.entries(root.keyOwners ?? {}).map(([keyid, o]) => {
+      const named = o.polisId !== undefined ? ownerName(o.polisId, users) : undefined;
+      return {
+        keyid,
+        short: shortKeyId(keyid),
+        ...(o.polisId !== undefined ? { polisId: o.polisId } : {}),
+        ...(o.createdAt !== undefined ? { createdAt: o.createdAt } : {}),
+        ...(named?.name !== undefined ? { name: named.name } : {}),
+        ...(named !== undefined ? { label: named.label } : {}),
+      };
+    }),
   };
   if (expired) {
     out.expiryWarning = `Version ${root.version} expired on ${root.expires}: clients refuse it until a new root is published.`;
@@ -86,13 +92,20 @@ export function rootKeysHeld(ring: KeyRing, root: Root): RootKeysHeld {
   };
 }
 
-export function archiveView(archive: KeyArchive, ring: KeyRing, root: Root | undefined): ArchiveReply {
-  return { archive: summarizeArchive(archive), ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
+export function archiveView(archive: KeyArchive, ring: KeyRing, root: Root | undefined, lent?: readonly KeyArchive[]): ArchiveReply {
+  return { archive: summarizeArchive(archive), ...(lent && lent.length > 0 ? { lent: lent.map((a) => summarizeArchive(a)) } : {}), ...(root ? { rootKeys: rootKeysHeld(ring, root) } : {}) };
 }
 
-export function planView(prep: PreparedRotation, ring: KeyRing): PlanResult {
+/** A plan's single-owner warnings name polis-ids; the diff's (same roots, with the Factory's users) name the owners. */
+export function namedOwnerWarnings<W extends { code: string }>(planWarnings: W[], diff: { warnings: W[] }, users: UserDirectory | undefined): W[] {
+  if (!users) return planWarnings;
+  return [...planWarnings.filter((w) => w.code !== 'SINGLE_HOLDER'), ...diff.warnings.filter((w) => w.code === 'SINGLE_HOLDER')];
+}
+
+export function planView(prep: PreparedRotation, ring: KeyRing, users?: UserDirectory): PlanResult {
   const p = prep.plan;
-  const diff = diffRoots(prep.current, p.newSigned, { now: prep.now, heldKeyIds: [...heldKeysForRole(ring, prep.current).keys()] });
+  const diff = diffRoots(prep.current, p.newSigned, { now: prep.now, heldKeyIds: [...heldKeysForRole(ring, prep.current).keys()], ...(users ? { users } : {}) });
+  const warnings = namedOwnerWarnings(p.warnings, diff, users);
   return {
     plan: {
       dialect: p.dialect,
@@ -106,7 +119,7 @@ export function planView(prep: PreparedRotation, ring: KeyRing): PlanResult {
       removedKeyIds: p.removedKeyIds,
       signers: p.signers.map((s) => ({ keyid: s.keyid, role: s.role })),
       expires: diff.expires.to,
-      warnings: p.warnings,
+      warnings,
       ...(prep.newToken
         ? { newKeyToken: { uri: prep.newToken.signer.uri, label: prep.newToken.signer.token.label, ...(prep.newToken.noBackupAck !== undefined ? { noBackupAck: prep.newToken.noBackupAck } : {}) } }
         : {}),

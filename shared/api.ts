@@ -19,6 +19,8 @@ import { rootSummarySchema, targetInfoSchema } from './api/root.js';
 import { archiveReplySchema, archiveSummarySchema, rootKeysHeldSchema } from './api/archive.js';
 import { askedChangeSchema, changesPlanSchema, documentViewSchema, roleViewSchema, changesPreviewSchema, planResultSchema, planSummarySchema, publishResultSchema, saveResultSchema, signResultSchema } from './api/rotation.js';
 import { jobSchema, jobStartedSchema } from './api/jobs.js';
+import { addPemKey } from './api/pem-key.js';
+import { lendArchive } from './api/lend-archive.js';
 import { emptyBody, historySchema, recordSchema, recoverySchema, sessionSchema } from './api/session.js';
 
 export { apiErrorSchema, errorReply, keySummarySchema } from './api/common.js';
@@ -80,6 +82,8 @@ export const setTarget = {
           apiUrl: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^https?://' },
           tokenFile: { type: 'string', minLength: 1, maxLength: 4096 },
           token: { type: 'string', minLength: 1, maxLength: 4096, pattern: '^[^\\s]+$' },
+          /** A first-time rotation: the Factory still holds the first root key and hands it over at the plan step. */
+          firstTime: { type: 'boolean' },
         },
       },
     ],
@@ -148,6 +152,7 @@ export const addTokenKey = {
     properties: {
       archive: archiveSummarySchema,
       rootKeys: rootKeysHeldSchema,
+      lent: { type: 'array', items: archiveSummarySchema },
       tokenKey: {
         type: 'object',
         required: ['uri', 'label', 'serial', 'manufacturer', 'model', 'algorithm', 'bits'],
@@ -280,6 +285,8 @@ export const ROUTES = [
   getExpiryCalendar,
   uploadArchive,
   addTokenKey,
+  addPemKey,
+  lendArchive,
   startPlan,
   previewChanges,
   startSign,
@@ -314,6 +321,8 @@ export type ArchiveSummaryReply = FromSchema<typeof archiveSummarySchema>;
 export type RootKeysHeld = FromSchema<typeof rootKeysHeldSchema>;
 export type ArchiveReply = FromSchema<typeof archiveReplySchema>;
 export type TokenKeyReply = FromSchema<(typeof addTokenKey)['reply']>;
+export { addPemKey, lendArchive };
+export type PemKeyReply = FromSchema<(typeof addPemKey)['reply']>;
 export type PlanSummary = FromSchema<typeof planSummarySchema>;
 export type PlanResult = FromSchema<typeof planResultSchema>;
 export type ChangesPreviewReply = FromSchema<typeof changesPreviewSchema>;

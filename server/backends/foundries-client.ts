@@ -138,6 +138,21 @@ export class FoundriesClient {
     return out;
   }
 
+  /**
+   * `GET /ota/factories/F/users/` (fioctl `users`, client/foundries_users.go `UsersList`): the
+   * Factory's users as parsed JSON, or undefined when the API does not answer it with 2xx JSON
+   * (older API, a token without the scope): callers then fall back to `self()`.
+   */
+  async usersList(): Promise<unknown> {
+    const res = await this.send('GET', `${this.factoryPath}/users/`, undefined).catch(() => undefined);
+    if (res === undefined || !ok(res.status)) return undefined;
+    try {
+      return JSON.parse(res.text) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** E1/E2 with the bytes' digests: what the Factory serves now. */
   async servedRoot(prod = false): Promise<{ root: Root; served: ServedRoot }> {
     const p = `${this.repoPath}/root.json${prod ? '?production=1' : ''}`;

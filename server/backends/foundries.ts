@@ -7,6 +7,7 @@ import type { Root, RootDocument, VerifyReport } from '../tuf/model.js';
 import { verifyRootUpdate } from '../tuf/verify.js';
 import type { Backend, PublishResult, RotationBase, TargetKind } from './backend.js';
 import { describeState } from './foundries-client.js';
+import { readUserDirectory } from './user-directory.js';
 import type { FactoryState, FoundriesClient } from './foundries-client.js';
 
 import { DEFAULT_CHANGELOG } from '../../shared/defaults.js';
@@ -192,7 +193,7 @@ export interface FactoryReview {
 
 /** The staged transaction as a diff against what the Factory serves, and whether it may be applied. */
 export async function reviewFactory(client: FoundriesClient, opts: { now: Date; txid?: string }): Promise<FactoryReview> {
-  const [ci, prod, updates] = await Promise.all([client.servedRoot(false), client.servedRoot(true), client.updates()]);
+  const [ci, prod, updates, users] = await Promise.all([client.servedRoot(false), client.servedRoot(true), client.updates(), readUserDirectory(client)]);
   const state = await client.state(opts.txid);
   const out: FactoryReview = { state, ready: false, blocking: [] };
   const u = updates.updated;
@@ -201,9 +202,10 @@ export async function reviewFactory(client: FoundriesClient, opts: { now: Date; 
     return out;
   }
   out.staged = { ci: u.ciRoot, prod: u.prodRoot };
-  out.ci = diffRoots(ci.root, u.ciRoot, { now: opts.now });
+  const named = users !== undefined ? { users } : {};
+  out.ci = diffRoots(ci.root, u.ciRoot, { now: opts.now, ...named });
   const prodBase = prod.root;
-  if (u.prodRoot !== undefined) out.prod = diffRoots(prodBase, u.prodRoot, { now: opts.now });
+  if (u.prodRoot !== undefined) out.prod = diffRoots(prodBase, u.prodRoot, { now: opts.now, ...named });
   if (state.status === 'APPLYING') {
     out.ready = true;
     out.blocking = [];

@@ -37,6 +37,22 @@ export function formatChain(chain: ChainReport, at: Date = new Date()): string {
   return lines.join('\n');
 }
 
+/** An `x-key-owners` change: "owner + KEYID: Name (polis-id 1a2b3c4d), added 2026-…". */
+function ownerLine(o: RootDiff['owners'][number]): string {
+  const who = (x: NonNullable<typeof o.from>): string => `${x.label ?? x.polisId ?? 'no polis-id'}${x.createdAt !== undefined ? `, added ${x.createdAt}` : ''}`;
+  if (o.from === undefined && o.to !== undefined) return `owner + ${o.keyid}: ${who(o.to)}`;
+  if (o.to === undefined && o.from !== undefined) return `owner - ${o.keyid}: ${who(o.from)}`;
+  return `owner ~ ${o.keyid}: ${o.from ? who(o.from) : '-'} -> ${o.to ? who(o.to) : '-'}`;
+}
+
+/** An `x-changelog`: its message, by whom (named like the owners), when. */
+function changelogText(c: NonNullable<RootDiff['changelog']>['to']): string {
+  if (c === undefined) return 'none';
+  const who = c.label ?? (c.polisId !== undefined ? `polis-id ${c.polisId}` : undefined);
+  const facts = [who !== undefined ? `by ${who}` : undefined, c.timestamp].filter((x) => x !== undefined);
+  return `${JSON.stringify(c.message ?? null)}${facts.length > 0 ? ` (${facts.join(', ')})` : ''}`;
+}
+
 export function formatDiff(d: RootDiff): string {
   const out: string[] = [];
   out.push(`version: ${d.version.from} -> ${d.version.to}`);
@@ -52,7 +68,8 @@ export function formatDiff(d: RootDiff): string {
     for (const id of r.keyidsRemoved) out.push(`  - ${id}`);
   }
   if (d.changelog && d.changelog.from?.message === d.changelog.to?.message) out.push(`changelog: ${JSON.stringify(d.changelog.to?.message ?? null)} (unchanged)`);
-  else if (d.changelog) out.push(`changelog: ${JSON.stringify(d.changelog.from ?? null)} -> ${JSON.stringify(d.changelog.to ?? null)}`);
+  else if (d.changelog) out.push(`changelog: ${changelogText(d.changelog.from)} -> ${changelogText(d.changelog.to)}`);
+  for (const o of d.owners) out.push(ownerLine(o));
   for (const f of d.otherFields) out.push(`~ ${f.path}: ${JSON.stringify(f.from ?? null)} -> ${JSON.stringify(f.to ?? null)}`);
   for (const w of d.warnings) out.push(`! ${w.severity}: ${w.message}`);
   return out.join('\n');

@@ -80,7 +80,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   diff: {
     summary: 'show what changed between two roots',
-    usage: 'tuf-rotate diff OLD.json NEW.json [--json]',
+    usage:
+      'tuf-rotate diff OLD.json NEW.json [--factory NAME [--api-url URL] [--token-file F]] [--json]\n' +
+      "  --factory: key owners and changelog authors by name, from that Factory's users (else by polis-id)",
     load: () => import('./commands/diff.js'),
   },
   publish: {

@@ -59,6 +59,7 @@ import { PracticeState } from './state.js';
 import type { OnlineKeyIds, PracticeUser, Transaction } from './state.js';
 import { checkStagedTargetsSignatures, validTargetsSigners } from './targets.js';
 import { checkProdMatchesCi, checkStagedRoot } from './validate.js';
+import { practiceUsersList } from './users.js';
 
 export interface PracticeFaults {
   applyStatus?: number;
@@ -309,6 +310,7 @@ export async function buildPracticeFactory(dir: string, opts: PracticeFactoryOpt
   });
   app.get(`${fac}/users/self/`, self);
   app.get(`${fac}/users/self`, self);
+  app.get(`${fac}/users/`, async () => practiceUsersList(state.config)); // fioctl `users`
 
   // E9
   // Read in the mutation queue too: a GET never sees a PUT half persisted (signers re-read, then merge).

@@ -32,7 +32,8 @@ import type { KeyAlgorithm } from '../tuf/model.js';
 import { resignRepoMetadata } from '../tuf/repo-metadata.js';
 import type { MetadataFile } from '../tuf/repo-metadata.js';
 import type { Root, RootDocument, VerifyReport } from '../tuf/model.js';
-import { signedSha256 } from '../views.js';
+import { namedOwnerWarnings, signedSha256 } from '../views.js';
+import { userDirectoryOf } from '../backends/user-directory.js';
 import type { StepRun } from './rotation.js';
 
 export interface ChangePlanInput {
@@ -125,9 +126,12 @@ export class ChangeRun implements StepRun {
       if (prep.plan.dialect === 'spec' && before.repoDocs !== undefined && unmetRules(prep.rules).length === 0) {
         metadata = await resignRepoMetadata({ newRoot: prep.plan.newSigned, current: before.repoDocs, roles: metadataToResign(prep.plan), signers: prep.signers, now: input.now });
       }
+      const users = await userDirectoryOf(backend); // a Factory's owners by name (tuf/owner-names.ts)
+      const diff = diffRoots(prep.current, prep.plan.newSigned, { now: input.now, heldKeyIds: [...prep.signers.keys()], ...(users ? { users } : {}) });
+      const summary = planSummary(prep);
       const plan: PlanResult = {
-        plan: planSummary(prep),
-        diff: diffRoots(prep.current, prep.plan.newSigned, { now: input.now, heldKeyIds: [...prep.signers.keys()] }),
+        plan: { ...summary, warnings: namedOwnerWarnings(summary.warnings, diff, users) },
+        diff,
         changes: changesPlanView(prep, before, metadata, notesFor(prep)),
       };
       return new ChangeRun({ prep, before, metadata, begun, ceremony, plan });

@@ -16,6 +16,8 @@ import type { KeyRing } from '../keyring.js';
 import type { Root, RootDocument, VerifyReport } from '../tuf/model.js';
 import { planView, signView } from '../views.js';
 import { newTokenKeyOption } from './targets.js';
+import { userDirectoryOf } from '../backends/user-directory.js';
+import { FIRST_TIME_SOURCE } from '../first-time.js';
 
 /** What the session needs of a run, rotation or changes, whichever the plan started. */
 export interface StepRun {
@@ -50,14 +52,15 @@ export class RotationRun implements StepRun {
 
   static async plan(
     backend: Backend,
-    held: { ring: KeyRing; sha256: string },
+    held: { ring: KeyRing; sha256: string; firstTimeOut?: string },
     store: CeremonyStore,
     body: PlanBody,
     o: { who: string; now: () => Date; env?: NodeJS.ProcessEnv; onCeremony: (c: Ceremony) => void },
     progress: Progress,
   ): Promise<RotationRun> {
     const now = o.now();
-    const inputKeys = { source: 'the uploaded key archive', sha256: held.sha256 };
+    // A first-time rotation's input is the first root key the Factory hands over, written to firstTimeOut.
+    const inputKeys = held.firstTimeOut !== undefined ? { source: FIRST_TIME_SOURCE, path: held.firstTimeOut } : { source: 'the uploaded key archive', sha256: held.sha256 };
     // One ceremony at a time per work folder: one with saved keys is abandoned only when asked by id.
     const ceremony = await startCeremony(store, backend, {
       who: o.who,
@@ -74,6 +77,7 @@ export class RotationRun implements StepRun {
         backend,
         held.ring,
         {
+          ...(held.firstTimeOut !== undefined ? { firstTimeOut: held.firstTimeOut } : {}),
           keyType: body.keyType,
           now,
           ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
@@ -88,7 +92,7 @@ export class RotationRun implements StepRun {
       throw e;
     }
     await recordPlanned(ceremony, prep, backend, { inputKeys });
-    return new RotationRun(prep, planView(prep, held.ring), ceremony, held.ring);
+    return new RotationRun(prep, planView(prep, held.ring, await userDirectoryOf(backend)), ceremony, held.ring);
   }
 
   signedRoot(): { document: RootDocument; root: Root; report: VerifyReport } | undefined {

@@ -33,5 +33,5 @@ export function factoryBackend(body: Extract<TargetBody, { kind: 'factory' }>, w
   const apiUrl = body.apiUrl ?? DEFAULT_API_URL;
   const client = new FoundriesClient({ apiUrl, factory: body.factory, token });
   const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(apiUrl);
-  return new FoundriesBackend(client, { practice: loopback });
+  return new FoundriesBackend(client, { practice: loopback, firstTime: body.firstTime === true });
 }

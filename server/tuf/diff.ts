@@ -7,6 +7,7 @@ import { isJsonObject, type Json, type JsonObject } from './json.js';
 import { publicKeyOf, samePublicKey } from './keys.js';
 import { parseRoot, REQUIRED_ROLES } from './metadata.js';
 import type { Changelog, Dialect, KeyAlgorithm, KeyOwner, PublicKeyInfo, Root } from './model.js';
+import { ownerName, type UserDirectory } from './owner-names.js';
 import { diffLines, type DiffLine } from '../../shared/line-diff.js';
 
 export type WarningCode =
@@ -50,10 +51,13 @@ export interface RoleChange {
   keyidsKept: string[];
 }
 
+/** An owner entry, with how the owner is shown ("Name (polis-id 1a2b3c4d)", owner-names.ts). */
+export type NamedKeyOwner = KeyOwner & { label?: string };
+
 export interface OwnerChange {
   keyid: string;
-  from?: KeyOwner;
-  to?: KeyOwner;
+  from?: NamedKeyOwner;
+  to?: NamedKeyOwner;
 }
 
 export interface FieldChange {
@@ -73,7 +77,7 @@ export interface RootDiff {
   /** Every role of either root, unchanged ones included. */
   roles: RoleChange[];
   /** Present when either root has an `x-changelog`. */
-  changelog?: { from?: Changelog; to?: Changelog };
+  changelog?: { from?: Changelog & { label?: string }; to?: Changelog & { label?: string } };
   /** Key owners (`x-key-owners`) added, removed or changed. */
   owners: OwnerChange[];
   /** Every other difference in `signed` (unknown fields, changed key objects, …). */
@@ -89,6 +93,8 @@ export interface DiffContext {
   now: Date;
   /** Key ID → owner name, for keys that `x-key-owners` does not name. */
   holders?: Record<string, string>;
+  /** The Factory's users, to show owners by name (owner-names.ts); without it, by polis-id. */
+  users?: UserDirectory;
 }
 
 /** Warn when a new root expires within this many days. */
@@ -241,7 +247,11 @@ function roleChanges(old: Root, next: Root): RoleChange[] {
   });
 }
 
-function ownerChanges(old: Root, next: Root): OwnerChange[] {
+function named(o: KeyOwner, users: UserDirectory | undefined): NamedKeyOwner {
+  return o.polisId === undefined ? { ...o } : { ...o, label: ownerName(o.polisId, users).label };
+}
+
+function ownerChanges(old: Root, next: Root, users: UserDirectory | undefined): OwnerChange[] {
   const a = old.keyOwners ?? {};
   const b = next.keyOwners ?? {};
   const out: OwnerChange[] = [];
@@ -250,8 +260,8 @@ function ownerChanges(old: Root, next: Root): OwnerChange[] {
     const to = b[id];
     if (from !== undefined && to !== undefined && from.polisId === to.polisId && from.createdAt === to.createdAt) continue;
     const change: OwnerChange = { keyid: id };
-    if (from !== undefined) change.from = from;
-    if (to !== undefined) change.to = to;
+    if (from !== undefined) change.from = named(from, users);
+    if (to !== undefined) change.to = named(to, users);
     out.push(change);
   }
   return out;
@@ -315,11 +325,14 @@ function rootWarnings(old: Root, next: Root, table: KeyTable, oldTable: KeyTable
     const known = owners.filter((o): o is string => o !== undefined);
     const first = known[0];
     if (first !== undefined && known.length === owners.length && known.every((o) => o === first)) {
+      // An x-key-owners polis-id is shown by the user's name where the Factory's users are known.
+      const viaOwners = ids.some((id) => next.keyOwners?.[id]?.polisId === first);
+      const who = viaOwners ? ownerName(first, ctx.users).label : first;
       warnings.push({
         code: 'SINGLE_HOLDER',
         severity: 'warning',
         message:
-          `Every ${name} key (${listIds(ids)}) belongs to ${first}: only that person can meet the ${name} ` +
+          `Every ${name} key (${listIds(ids)}) belongs to ${who}: only that person can meet the ${name} ` +
           `threshold, and if their keys are lost nobody can. Consider adding a key held by someone else.`,
       });
     }
@@ -409,15 +422,17 @@ export function diffRoots(old: Root, next: Root | JsonObject, ctx: DiffContext):
     keysAdded: addedIds.map((id) => table.summary(id)),
     keysRemoved: removedIds.map((id) => oldTable.summary(id)),
     roles: roleChanges(old, nextRoot),
-    owners: ownerChanges(old, nextRoot),
+    owners: ownerChanges(old, nextRoot, ctx.users),
     otherFields: otherFieldChanges(old.signedJson, nextRoot.signedJson),
     lines: diffLines(prettySigned(old.signedJson), prettySigned(nextRoot.signedJson)),
     warnings: rootWarnings(old, nextRoot, table, oldTable, addedIds, ctx),
   };
   if (old.changelog !== undefined || nextRoot.changelog !== undefined) {
     const changelog: NonNullable<RootDiff['changelog']> = {};
-    if (old.changelog !== undefined) changelog.from = old.changelog;
-    if (nextRoot.changelog !== undefined) changelog.to = nextRoot.changelog;
+    // The author's polis-id by name too, as the owners (label).
+    const by = (c: Changelog): Changelog & { label?: string } => (c.polisId === undefined ? { ...c } : { ...c, label: ownerName(c.polisId, ctx.users).label });
+    if (old.changelog !== undefined) changelog.from = by(old.changelog);
+    if (nextRoot.changelog !== undefined) changelog.to = by(nextRoot.changelog);
     diff.changelog = changelog;
   }
   return diff;

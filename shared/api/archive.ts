@@ -62,5 +62,10 @@ export const archiveReplySchema = {
   type: 'object',
   required: ['archive'],
   additionalProperties: false,
-  properties: { archive: archiveSummarySchema, rootKeys: rootKeysHeldSchema },
+  properties: {
+    archive: archiveSummarySchema,
+    rootKeys: rootKeysHeldSchema,
+    /** Further archives whose keys sign too (the new archive copies the first one only). */
+    lent: { type: 'array', items: archiveSummarySchema },
+  },
 } as const;

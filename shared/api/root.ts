@@ -6,7 +6,8 @@ export const targetInfoSchema = {
   type: 'object',
   required: ['kind', 'description'],
   additionalProperties: false,
-  properties: { kind: targetKind, description: str },
+  /** firstTime: a Foundries first-time rotation (no keys to upload; the Factory hands over its first root key). */
+  properties: { kind: targetKind, description: str, firstTime: bool },
 } as const;
 
 export const rootSummarySchema = {
@@ -53,7 +54,9 @@ export const rootSummarySchema = {
         type: 'object',
         required: ['keyid', 'short'],
         additionalProperties: false,
-        properties: { keyid: str, short: str, polisId: str, createdAt: str },
+        // name: the owner's cleaned name when the Factory knows the user; label: "Name (polis-id 1a2b3c4d)"
+        // or the polis-id with why no name is shown (server/tuf/owner-names.ts).
+        properties: { keyid: str, short: str, polisId: str, createdAt: str, name: str, label: str },
       },
     },
   },

@@ -57,13 +57,15 @@ export const warningSchema = {
 export const changelogSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { polisId: str, message: str, timestamp: str },
+  /** label: the author as "Name (polis-id 1a2b3c4d)" (in a diff, server/tuf/owner-names.ts). */
+  properties: { polisId: str, message: str, timestamp: str, label: str },
 } as const;
 
 export const ownerSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { polisId: str, createdAt: str },
+  /** label: how the owner is shown, "Name (polis-id 1a2b3c4d)" when the Factory knows the user. */
+  properties: { polisId: str, createdAt: str, label: str },
 } as const;
 
 export const fromTo = { type: 'object', required: ['from', 'to'], additionalProperties: false } as const;

@@ -20,11 +20,14 @@ import type {
   SignResult,
   TargetInfo,
   TokenKeyReply,
+  PemKeyReply,
 } from '../../shared/api.js';
 import {
+  addPemKey,
   addTokenKey,
   downloadNewArchive,
   getExpiryCalendar,
+  getNewRoot,
   getRecord,
   getRoot,
   getRootHistory,
@@ -39,6 +42,7 @@ import {
   startSave,
   startSign,
   uploadArchive,
+  lendArchive,
 } from '../../shared/api.js';
 import { ApiFailure, call, download, toFailure, token, upload, waitForJob } from './api.js';
 import type { AskedChange, ChangesPlan, DocumentView } from './changes.js';
@@ -48,7 +52,7 @@ export type TargetBody =
   | { kind: 'practice' | 'practice-factory' }
   | { kind: 'repo'; dir: string }
   | { kind: 'offline'; root: Record<string, unknown> }
-  | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string };
+  | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string; firstTime?: boolean };
 
 export type { AskedChange } from './changes.js';
 
@@ -186,7 +190,8 @@ export class Wizard {
       case 'root':
         return this.#target !== null;
       case 'plan':
-        return this.#target !== null && this.#archive !== null && !this.#publish;
+        // A first-time Factory rotation needs no upload: the Factory hands over its first root key.
+        return this.#target !== null && (this.#archive !== null || this.#target.firstTime === true) && !this.#publish;
       case 'diff':
         return this.#plan !== null;
       case 'sign':
@@ -336,10 +341,33 @@ export class Wizard {
     });
   }
 
+  /** Another key archive lends its keys (e.g. the targets keys in their own file); the new archive copies the first. */
+  async lendArchive(file: File): Promise<boolean> {
+    const r = await this.#run('keys', async () => {
+      const reply = await upload<ArchiveReply>(lendArchive, file);
+      this.#archive = reply;
+      this.#resetFrom('archive');
+      this.#root = await call<RootSummary>(getRoot);
+      return true;
+    });
+    return r === true;
+  }
+
   /** A key in a hardware token joins the keys; the PIN goes to the local server for C_Login only. */
   async addTokenKey(body: { module?: string; token: string; key: string; pin: string }): Promise<TokenKeyReply | undefined> {
     return this.#run('keys', async () => {
       const r = await call<TokenKeyReply>(addTokenKey, body);
+      this.#archive = { archive: r.archive, ...(r.rootKeys ? { rootKeys: r.rootKeys } : {}) };
+      this.#resetFrom('archive');
+      this.#root = await call<RootSummary>(getRoot);
+      return r;
+    });
+  }
+
+  /** A PEM private key file joins the keys (read in memory by the local server, like the archive). */
+  async addPemKey(pem: string, name: string): Promise<PemKeyReply | undefined> {
+    return this.#run('keys', async () => {
+      const r = await call<PemKeyReply>(addPemKey, { pem, name });
       this.#archive = { archive: r.archive, ...(r.rootKeys ? { rootKeys: r.rootKeys } : {}) };
       this.#resetFrom('archive');
       this.#root = await call<RootSummary>(getRoot);
@@ -397,6 +425,11 @@ export class Wizard {
   /** Reminders of the target's root expiries, as an iCalendar Blob (GET /api/root/expiry.ics). */
   async downloadExpiryCalendar(): Promise<Blob | undefined> {
     return this.#run('root', () => download(getExpiryCalendar));
+  }
+
+  /** The signed new root file (GET /api/root/new) as a Blob, for the Publish step's download. */
+  async downloadNewRoot(): Promise<Blob | undefined> {
+    return this.#run('publish', () => download(getNewRoot));
   }
 
   async publishRoot(): Promise<void> {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { isPkcs11Uri } from '../../signers/pkcs11-uri.js';
 import { closeTokens, tokenOptions } from '../pkcs11-options.js';
 import type { FoundriesBackend } from '../../backends/foundries.js';
+import { userDirectoryOf } from '../../backends/user-directory.js';
 import { failedRules } from '../../ceremony.js';
 import { draftChanges, prepareChanges } from '../../changes/prepare.js';
 import type { PreparedChanges } from '../../changes/prepare.js';
@@ -187,7 +188,8 @@ async function runChange(argv: string[], io: CliIo, locks: Array<() => void>): P
       throw new AppError('VERIFY_FAILED', `The new root does not pass the client rules: ${failedRules(report)}.`, 'Nothing was written or published; fix the cause above and run again.');
     }
     const root = signed.parsed;
-    const diff = diffRoots(p.current, root, { now: t, heldKeyIds: [...p.signers.keys()] });
+    const users = await userDirectoryOf(p.backend); // a Factory's owners by name
+    const diff = diffRoots(p.current, root, { now: t, heldKeyIds: [...p.signers.keys()], ...(users ? { users } : {}) });
     const ft = signed.factoryTargets;
     const summary = {
       notes: signed.notes,

@@ -12,6 +12,7 @@ import { resolveWorkDir } from '../../ceremony/workdir.js';
 import { AppError } from '../../errors.js';
 import { heldKeysForRole, loadKeyRing } from '../../keyring.js';
 import type { KeyRing } from '../../keyring.js';
+import { userDirectoryOf } from '../../backends/user-directory.js';
 import { diffRoots } from '../../tuf/diff.js';
 import type { KeyAlgorithm } from '../../tuf/model.js';
 import { exists } from '../../util/fs-atomic.js';
@@ -130,7 +131,8 @@ async function rotate(args: ParsedArgs, io: CliIo, locks: Array<() => void>): Pr
     await recordPlanned(ceremony, prep, backend, { plannedPath: outPath, inputKeys });
   }
   const signed = await signAndVerify(prep, progress);
-  const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()] });
+  const users = await userDirectoryOf(backend); // a Factory's owners by name
+  const diff = diffRoots(prep.current, signed.root, { now: t, heldKeyIds: [...prep.signers.keys()], ...(users ? { users } : {}) });
   if (!signed.report.ok) {
     await cancelled('the new root did not pass the client rules; nothing was written or published');
     if (args.flags.has('json')) io.stdout(JSON.stringify({ ok: false, verify: signed.report }) + '\n');

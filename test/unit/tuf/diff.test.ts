@@ -65,9 +65,9 @@ describe('diffRoots', () => {
     assert.equal(targets?.keyidsKept.length, 2);
 
     assert.deepEqual(d.changelog, {
-      to: { polisId: POLIS, message: 'Rotate TUF root offline signing key', timestamp: '2025-01-01T12:00:00.123456789Z' },
+      to: { polisId: POLIS, message: 'Rotate TUF root offline signing key', timestamp: '2025-01-01T12:00:00.123456789Z', label: `polis-id ${POLIS}` },
     });
-    assert.deepEqual(d.owners, [{ keyid: NEW_ROOT, to: { polisId: POLIS, createdAt: '2025-01-01T12:00:00Z' } }]);
+    assert.deepEqual(d.owners, [{ keyid: NEW_ROOT, to: { polisId: POLIS, createdAt: '2025-01-01T12:00:00Z', label: `polis-id ${POLIS}` } }]);
     assert.deepEqual(d.otherFields, []);
 
     const { a, b } = sides(d.lines);
