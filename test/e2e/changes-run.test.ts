@@ -373,6 +373,7 @@ describe('several key changes run from the page (chromium)', { skip: browserSkip
     assert.match(signedText, /targets\.json re-signed: signature by [0-9a-f]{8}.* added/);
     assert.match(signedText, /snapshot\.json re-signed/);
     assert.match(signedText, /timestamp\.json re-signed/);
+    assert.doesNotMatch(signedText, /\S—/, 'a note is set off from its line by a space');
     assert.equal(await updaterEndsOn(repo, path.join(repo, 'metadata/1.root.json'), path.join(tmp, 'client')), 2);
     await page.context().close();
   });
