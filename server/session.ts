@@ -34,6 +34,7 @@ import type { StepRun } from './session/rotation.js';
 import { factoryBackend } from './session/targets.js';
 import type { AskedChange } from './change-keys.js';
 import { parseRoot } from './tuf/metadata.js';
+import { verifyRootUpdate } from './tuf/verify.js';
 import type { JsonObject } from './tuf/json.js';
 import type { Root, RootDocument, VerifyReport } from './tuf/model.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
@@ -353,7 +354,14 @@ export class Session {
         held.ring,
         held.archive.sha256,
         this.#store,
-        { asked: changes, keyType: body.keyType, now, ...(body.changelog !== undefined ? { changelog: body.changelog } : {}), ...(body.abandon !== undefined ? { abandon: body.abandon } : {}) },
+        {
+          asked: changes,
+          keyType: body.keyType,
+          now,
+          ...(body.changelog !== undefined ? { changelog: body.changelog } : {}),
+          ...(body.abandon !== undefined ? { abandon: body.abandon } : {}),
+          ...(body.allowExpired !== undefined ? { allowExpired: body.allowExpired } : {}), // #13 expired-root override
+        },
         this.#runOptions(),
         progress,
       );
@@ -424,10 +432,30 @@ export class Session {
   startRecoveryPublish(): Job {
     this.#idle();
     const c = this.#ceremony;
+    if (c && c.state === 'published' && c.data.run === 'changes') return this.#finishMetadata(c);
     if (!c || c.state !== 'keys-saved') {
       throw state('There is no saved-but-unpublished rotation to publish.', 'See the recovery state in GET /api/session.');
     }
     return this.#publishCeremony(c);
+  }
+
+  /** A change run interrupted between its published root and the re-signed metadata: writes the metadata the ceremony kept. */
+  #finishMetadata(c: Ceremony): Job {
+    return this.jobs.start('publish', async (jobProgress) => {
+      const progress = this.#progress(jobProgress);
+      const backend = await backendOfCeremony(this.#target, c, this.o.env);
+      progress('publish', `Writing the re-signed metadata to ${backend.description}`);
+      const { finishChangeMetadata } = await import('./ceremony/change-steps.js');
+      const written = await finishChangeMetadata(c, backend);
+      if (written.length === 0) throw state('There is no re-signed metadata left to write.', 'Reload the page to see the ceremony\'s state.');
+      // The served root checked again against the ceremony's trusted root, as after any publish.
+      const root = await backend.currentRoot();
+      const trusted = c.data.trusted?.ci;
+      if (!trusted) throw state('The ceremony recorded no trusted root.', 'Start a new ceremony.');
+      const report = verifyRootUpdate(parseRoot(trusted.document as unknown as JsonObject, 'the ceremony\'s trusted root'), root, { now: this.o.now() });
+      await this.open();
+      return { publish: { location: backend.description, version: root.version, verify: report, published: written.map((w) => path.basename(w)) } };
+    });
   }
 
   /** Cancels the ceremony's open Factory transaction (nothing applied), then reads the state back. */

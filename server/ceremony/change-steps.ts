@@ -62,8 +62,9 @@ export async function recordChangesPlanned(c: Ceremony, prep: PreparedChanges, o
       .map((k) => ({ keyid: k.keyid, role: k.role, algorithm: k.publicKey.algorithm, ...(o.plannedPath !== undefined ? { plannedPath: o.plannedPath } : {}) })),
     ...(txid !== undefined ? { txid } : {}),
     ...(o.inputKeys ? { inputKeys: o.inputKeys } : {}),
+    ...(prep.expiredOverride ? { allowExpired: prep.expiredOverride } : {}),
   };
-  const data = { newVersion: docs[0]?.version ?? 0, changes: plan.summary.join('; '), sha256: docs[0]?.sha256 ?? '' };
+  const data = { newVersion: docs[0]?.version ?? 0, changes: plan.summary.join('; '), sha256: docs[0]?.sha256 ?? '', ...(prep.expiredOverride ? { expiredRootOverride: prep.expiredOverride.reason } : {}) };
   if (txid !== undefined || prep.factory) await c.transition('staged', 'changes planned; the target staged the transaction', patch, data);
   else await c.update('changes planned', patch, data);
 }

@@ -39,6 +39,12 @@ export interface Reconciled {
   movedOnTo?: number;
   /** The new root key lives in a hardware token: its URI and the no-backup acknowledgement. */
   newKeyToken?: { uri: string; noBackupAck?: string };
+  /**
+   * A change run of a standard repository whose root is published but whose re-signed metadata
+   * (targets, snapshot, timestamp) is not: the files still to write. Clients cannot update their
+   * targets until they are (the old targets key no longer signs for the new root).
+   */
+  pendingMetadata?: string[];
   message: string;
 }
 
@@ -91,6 +97,8 @@ interface Observed {
   updates?: { status: string; createdBy?: string };
   /** Offline files: the new root file, if written. */
   outRoot?: Root;
+  /** A standard repository's change run: re-signed metadata files the repository does not serve yet. */
+  pendingMetadata?: string[];
 }
 
 async function observe(c: CeremonyData, backend: Backend): Promise<Observed> {
@@ -124,6 +132,12 @@ async function observe(c: CeremonyData, backend: Backend): Promise<Observed> {
   const want = c.proposal?.newVersion;
   if (want !== undefined && ci.version > want) {
     for (const r of await backend.history()) if (r.version === want) history.set(want, rootSha256(r));
+  }
+  const files = c.run === 'changes' ? (c.proposal?.changes?.metadata ?? []).filter((f) => !/^\d+\./.test(f.name)) : [];
+  if (files.length > 0 && backend instanceof LocalRepoBackend) {
+    const docs = await backend.readRepoDocs();
+    const pendingMetadata = files.filter((f) => docs[f.role] !== f.text).map((f) => f.name);
+    if (pendingMetadata.length > 0) return { ci, history, pendingMetadata };
   }
   return { ci, history };
 }
@@ -239,6 +253,16 @@ function view(c: Ceremony, seen: Observed | undefined, unreachable: string | und
     case 'published':
       if (d.movedOnTo !== undefined) {
         return { ...base, validArchive: null, message: `This ceremony published root version ${d.published?.version ?? '?'} of ${where}; the target has since moved on to version ${d.movedOnTo}, so the valid key archive is the one of the ceremony that published version ${d.movedOnTo}, not ${newName}.${note}` };
+      }
+      if (seen?.pendingMetadata !== undefined && ours !== undefined && rootSha256(seen.ci) === ours.sha256) {
+        const files = seen.pendingMetadata.join(', ');
+        return {
+          ...base,
+          pendingMetadata: seen.pendingMetadata,
+          validArchive: saved?.path ?? input.validArchive,
+          ...(saved ? { validArchiveSha256: saved.sha256 } : input.validArchiveSha256 !== undefined ? { validArchiveSha256: input.validArchiveSha256 } : {}),
+          message: `Root version ${ours.version} of ${where} is published, but the re-signed ${files} ${seen.pendingMetadata.length === 1 ? 'is' : 'are'} not written yet: clients cannot update their targets until ${seen.pendingMetadata.length === 1 ? 'it is' : 'they are'}. Finish the publish now (tuf-rotate publish WORKDIR, or the page's button): the signed files are kept in the ceremony.${note}`,
+        };
       }
       if (!saved && d.run === 'changes') {
         // Changes that generated no key (thresholds, expiry, removals): the keys given stay the valid ones.

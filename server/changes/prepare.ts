@@ -8,6 +8,7 @@
 import type { Backend } from '../backends/backend.js';
 import type { FoundriesBackend } from '../backends/foundries.js';
 import type { FoundriesClient } from '../backends/foundries-client.js';
+import { checkExpired } from '../ceremony.js';
 import type { Progress } from '../ceremony.js';
 import { materializeChanges } from '../change-keys.js';
 import type { AskedChange, GeneratedKey } from '../change-keys.js';
@@ -26,6 +27,8 @@ export interface ChangeOptions {
   changelog?: string;
   /** `--add-key ROLE --key-file PUB`: reads a public key (the page has none: it generates every key). */
   readKeyFile?: (file: string) => Promise<PublicKeyInfo>;
+  /** Change from an expired current root anyway (issue 13); the reason goes to the ceremony and record. */
+  allowExpired?: { reason: string };
 }
 
 /** The changes planned on the current root, before anything is begun on the target. */
@@ -44,6 +47,8 @@ export interface DraftChanges {
   rules: SignatureRule[];
   /** Root signatures the keys held cannot make. */
   unmet: SignatureRule[];
+  /** The current root had expired and the caller went ahead, saying why. */
+  expiredOverride?: { reason: string; expired: string };
 }
 
 /** The changes planned on the base the target staged (the transaction is open on a Factory). */
@@ -88,6 +93,8 @@ function rootRules(plan: ChangePlan, signers: ReadonlyMap<string, Signer>): { ru
 export async function draftChanges(backend: Backend, ring: KeyRing, asked: AskedChange[], opts: ChangeOptions, progress: Progress = () => {}): Promise<DraftChanges> {
   progress('load', `Reading the current root from ${backend.description}`);
   const current = await backend.currentRoot();
+  // Like the root-key rotation: an expired current root is refused unless the caller says why (nothing is begun yet).
+  const expiredOverride = checkExpired(current, opts.now, opts.allowExpired);
   await ring.openTokenKeysFor?.(current);
   const readKeyFile = opts.readKeyFile ?? (async (): Promise<PublicKeyInfo> => {
     throw new AppError('BAD_REQUEST', 'A key added here is generated here; a public key file is for the command line.', 'Leave the key file out: a new key pair is generated and saved in the new archive.');
@@ -99,7 +106,7 @@ export async function draftChanges(backend: Backend, ring: KeyRing, asked: Asked
   for (const g of generated) signers.set(keyIdFor(current.dialect, g.key.publicKey), new LocalSigner(g.key));
   const d = { signers, opts };
   const plan = planChanges(current, changes, context(d, current, {}));
-  return { backend, ring, asked, opts, current, changes, generated, signers, plan, ...rootRules(plan, signers) };
+  return { backend, ring, asked, opts, current, changes, generated, signers, plan, ...rootRules(plan, signers), ...(expiredOverride ? { expiredOverride } : {}) };
 }
 
 /**

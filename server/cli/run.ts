@@ -48,7 +48,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage:
       `tuf-rotate change ${TARGET}\n` +
       '                  --keys IN.tgz|KEY.pem|DIR|pkcs11:URI [--keys …] [--out OUT.tgz] CHANGE... [--changelog TEXT] [--dry-run] [--overwrite] [--json]\n' +
-      '                  [--pkcs11-module LIB.so] [--pin-file FILE] [--work DIR] [--abandon CEREMONY-ID]\n' +
+      '                  [--pkcs11-module LIB.so] [--pin-file FILE] [--allow-expired REASON] [--work DIR] [--abandon CEREMONY-ID]\n' +
       '  CHANGE := --rotate-key ROLE | --add-key ROLE [--owner NAME] [--key-file PUB.pem] | --remove-key KEYID\n' +
       '          | --threshold ROLE=N | --prod-targets-threshold N | --refresh-expiry [DAYS]\n' +
       '          | --rotate-online-keys [ROLE,...] | --new-key-type ed25519|rsa|ecdsa\n' +

@@ -41,6 +41,7 @@ export interface ChangePlanInput {
   keyType: KeyAlgorithm;
   changelog?: string;
   abandon?: string;
+  allowExpired?: { reason: string };
   now: Date;
 }
 
@@ -86,7 +87,7 @@ export class ChangeRun implements StepRun {
     o: { who: string; now: () => Date; env?: NodeJS.ProcessEnv; onCeremony: (c: Ceremony) => void },
     progress: Progress,
   ): Promise<ChangeRun> {
-    const opts = { keyType: input.keyType, now: input.now, ...(input.changelog !== undefined ? { changelog: input.changelog } : {}) };
+    const opts = { keyType: input.keyType, now: input.now, ...(input.changelog !== undefined ? { changelog: input.changelog } : {}), ...(input.allowExpired !== undefined ? { allowExpired: input.allowExpired } : {}) };
     const draft = await draftChanges(backend, ring, input.asked, opts, progress);
     const factory = backend.kind === 'factory' || backend.kind === 'practice';
     let prep: PreparedChanges = { ...draft, factory, unstageable: false, ...(factory ? { client: (backend as FoundriesBackend).client } : {}) };

@@ -23,8 +23,10 @@ export function recoveryInfo(opened: { ceremony: Ceremony; reconciled: Reconcile
   const changes = opened.ceremony.data.run === 'changes';
   if (r.state === 'keys-saved' && (!factory || changes)) actions.push('publish-saved');
   if (factory && r.state === 'partly-applied') actions.push('re-apply');
+  // A standard repository's root is published but its re-signed metadata is not (interrupted in between): write it.
+  if (r.state === 'published' && r.pendingMetadata !== undefined) actions.push('finish-metadata');
   if (factory && r.reachable && ((r.state === 'staged' || r.state === 'signed' || r.state === 'keys-saved') || r.otherTransaction?.status === 'STARTED')) actions.push('cancel');
-  if (r.state !== 'partly-applied') actions.push('new-ceremony');
+  if (r.state !== 'partly-applied' && r.pendingMetadata === undefined) actions.push('new-ceremony');
   return {
     state: r.state,
     message: r.message,

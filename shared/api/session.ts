@@ -30,7 +30,7 @@ export const recoverySchema = {
     /** False when the target could not be read (the state is then the last one recorded). */
     reachable: bool,
     /** What the state allows now (the page shows these as buttons). */
-    actions: { type: 'array', items: { type: 'string', enum: ['publish-saved', 'new-ceremony', 're-apply', 'cancel'] } },
+    actions: { type: 'array', items: { type: 'string', enum: ['publish-saved', 'finish-metadata', 'new-ceremony', 're-apply', 'cancel'] } },
   },
 } as const;
 

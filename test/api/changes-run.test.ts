@@ -222,6 +222,38 @@ describe('the page runs several key changes through the API (real HTTP)', () => 
     }
   }
 
+  it('local repository: root published, re-signed metadata not (interrupted in between): the page offers finish-metadata and writes it', async () => {
+    const made = await createSpecPractice(path.join(tmp, 'practice-m'));
+    const onlineDir = path.join(tmp, 'practice-m', 'online-keys');
+    const pems = (await fs.readdir(onlineDir)).map((f) => ({ role: f.replace(/^.*?(targets|snapshot|timestamp).*$/, '$1'), file: path.join(onlineDir, f) }));
+    const archive = await combined(path.join(tmp, 'practice-m', 'all-keys.tgz'), made.archive, { pems });
+    const meta = path.join(made.repo, 'metadata');
+    const before: Record<string, Buffer> = {};
+    for (const n of ['targets.json', 'snapshot.json', 'timestamp.json']) before[n] = await fs.readFile(path.join(meta, n));
+    const workDir = path.join(tmp, 'work-m');
+    await fs.mkdir(workDir);
+    const t = await testApp({ workDir });
+    closers.push(() => t.app.close());
+    await runChanges(t, { kind: 'repo', dir: made.repo }, archive, [{ kind: 'rotate-key', role: 'targets' }]);
+    // The interruption: the root is published, the three re-signed files are the old ones again.
+    for (const [n, bytes] of Object.entries(before)) await fs.writeFile(path.join(meta, n), bytes);
+
+    let st = (await t.call('GET', '/api/session')).json<{ recovery: { state: string; actions: string[]; message: string } }>();
+    assert.equal(st.recovery.state, 'published');
+    assert.deepEqual(st.recovery.actions, ['finish-metadata'], 'the only way on is to write the metadata (no new ceremony before it)');
+    assert.match(st.recovery.message, /re-signed targets\.json, snapshot\.json, timestamp\.json are not written yet/);
+    const fin = (await job(t, '/api/recovery/publish')) as { publish: { version: number; published: string[]; verify: { ok: boolean } } };
+    assert.equal(fin.publish.version, 2);
+    assert.equal(fin.publish.verify.ok, true);
+    assert.deepEqual(fin.publish.published, ['targets.json', 'snapshot.json', 'timestamp.json']);
+    st = (await t.call('GET', '/api/session')).json();
+    assert.ok(st.recovery.actions.includes('new-ceremony'));
+    const clientDir = path.join(tmp, 'client-m');
+    await fs.mkdir(clientDir);
+    await fs.copyFile(path.join(meta, '1.root.json'), path.join(clientDir, 'root.json'));
+    assert.equal(await clientFetches(made.repo, clientDir), 2, 'tuf-js ends on version 2 and fetches the target');
+  });
+
   it('practice factory: add key + threshold 2, then rotate the online keys', async () => {
     const f = await factory('factory-a', false);
     const workDir = path.join(tmp, 'work-a');

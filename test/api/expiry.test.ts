@@ -108,4 +108,26 @@ describe('expiry through the API', () => {
     const journal = await new CeremonyStore(workDir).current();
     assert.equal(journal?.allowExpired?.reason, reason);
   });
+  it('POST /api/plan with changes from an expired root: refused (ROOT_EXPIRED), then a refresh with a reason, kept in the ceremony', async () => {
+    const made = await createSpecPractice(path.join(tmp, 'expired-changes'), { now: new Date(NOW.getTime() - YEAR - 3 * DAY) });
+    const workDir = path.join(tmp, 'work-changes');
+    await fs.mkdir(workDir);
+    const t = await testApp({ workDir, target: new LocalRepoBackend(made.repo), now: () => NOW });
+    cleanups.push(() => t.app.close());
+    assert.equal((await t.call('POST', '/api/archive', await fs.readFile(made.archive))).statusCode, 200);
+    const changes = [{ kind: 'refresh-expiry' }];
+    let res = await t.call('POST', '/api/plan', { keyType: 'ed25519', changes });
+    assert.equal(res.statusCode, 202, res.body);
+    const refused = await waitJob(t, res.json().jobId);
+    assert.equal(refused.status, 'failed');
+    assert.equal(refused.error?.code, 'ROOT_EXPIRED');
+
+    const reason = 'renewing the expired root; approved by J. Doe';
+    res = await t.call('POST', '/api/plan', { keyType: 'ed25519', changes, allowExpired: { reason } });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal((await waitJob(t, res.json().jobId)).status, 'done');
+    assert.equal((await waitJob(t, (await t.call('POST', '/api/sign', {})).json().jobId)).status, 'done');
+    const journal = await new CeremonyStore(workDir).current();
+    assert.equal(journal?.allowExpired?.reason, reason);
+  });
 });

@@ -132,14 +132,18 @@ describe('change runs in the work folder\'s ceremony (killed after save, then st
     const killed = await run(['change', '--repo', repo, '--work', work, '--keys', archive, '--keys', onlineKeys, '--out', out, '--rotate-online-keys', '--json'], { TUF_ROTATE_KILL_AT: 'metadata' });
     assert.equal(killed.signal, 'SIGKILL', killed.stderr);
     assert.equal(parseRoot(await fs.readFile(path.join(repo, 'metadata', 'root.json'))).version, 2, 'the root is published');
-    const st = lastJson((await run(['status', work, '--json'])).stdout) as { state: string };
+    const st = lastJson((await run(['status', work, '--json'])).stdout) as { state: string; pendingMetadata?: string[]; message: string };
     assert.equal(st.state, 'published', 'the target serves our root');
+    assert.ok((st.pendingMetadata ?? []).includes('timestamp.json'), `status names the metadata still to write: ${JSON.stringify(st)}`);
+    assert.match(st.message, /not written yet: clients cannot update their targets/);
     const pub = await run(['publish', work, '--yes', '--json']);
     assert.equal(pub.code, 0, pub.stderr + pub.stdout);
     assert.equal((lastJson(pub.stdout)['metadata'] as string[]).length > 0, true, 'the re-signed metadata is written now');
     assert.equal(await clientFetches(repo, clientDir), 2, 'tuf-js ends on the new version and fetches the target');
     const again = await run(['publish', work, '--yes', '--json']);
     assert.equal(lastJson(again.stdout)['alreadyPublished'], true);
+    const done = lastJson((await run(['status', work, '--json'])).stdout) as { state: string; pendingMetadata?: string[] };
+    assert.equal(done.pendingMetadata, undefined, 'nothing left to write');
   });
 
   it('practice factory: rotate targets with a production tag and a wave, killed after save; publish WORKDIR stages the targets signatures and applies', async () => {

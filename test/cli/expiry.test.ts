@@ -220,3 +220,34 @@ describe('rotate a practice factory whose root has expired', () => {
   });
 });
 
+
+describe('change from an expired root', () => {
+  let tmp: string;
+  let made: SpecPracticeResult;
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tuf-rotate-expired-change-'));
+    made = await createSpecPractice(path.join(tmp, 'p'), { now: new Date(NOW.getTime() - YEAR - DAY) });
+  });
+  after(async () => {
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it('--refresh-expiry is refused without --allow-expired, like rotate; with a reason it publishes and the ceremony keeps the reason', async () => {
+    const work = path.join(tmp, 'work');
+    const refused = await cli(['change', '--repo', made.repo, '--keys', made.archive, '--refresh-expiry', '--work', work, '--json'], { now: NOW });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.equal((refused.json()['error'] as { code: string }).code, 'ROOT_EXPIRED');
+    assert.deepEqual((await fs.readdir(path.join(made.repo, 'metadata'))).filter((n) => n === '2.root.json'), [], 'nothing written');
+
+    const reason = 'root expired during the freeze; CHG-9';
+    const done = await cli(['change', '--repo', made.repo, '--keys', made.archive, '--refresh-expiry', '--work', work, '--allow-expired', reason, '--json'], { now: NOW });
+    assert.equal(done.code, 0, done.stderr);
+    const res = done.json() as { version: number; ceremony: string; work: string };
+    assert.equal(res.version, 2);
+    const journal = await new CeremonyStore(res.work).load(res.ceremony);
+    assert.equal(journal.state, 'published');
+    assert.equal(journal.allowExpired?.reason, reason);
+    const e = await cli(['expiry', '--repo', made.repo, '--json'], { now: NOW });
+    assert.equal(e.code, 0, e.stdout);
+  });
+});

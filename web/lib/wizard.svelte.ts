@@ -454,6 +454,18 @@ export class Wizard {
     });
   }
 
+  /** A change run whose root is published but whose re-signed metadata is not (interrupted in between): write it. */
+  async finishMetadata(): Promise<void> {
+    const r = this.#recovery;
+    if (!r) return;
+    if (!this.confirm(`Write the re-signed metadata of version ${r.newVersion ?? '?'} to ${r.target?.description ?? 'the repository'}? Clients need it to update their targets under the new root.`)) return;
+    await this.#run('publish', async () => {
+      const job = await this.#runJob(() => call<{ jobId: string }>(startRecoveryPublish, {}));
+      this.#publish = job.result?.publish ?? null;
+      await this.#afterPublish();
+    });
+  }
+
   /** A partly applied Factory ceremony: re-run apply until both chains are published. */
   async reapply(): Promise<void> {
     const r = this.#recovery;

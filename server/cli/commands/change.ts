@@ -44,7 +44,7 @@ export const EXIT_WAITING = 3;
 const OPTIONS = [
   'keys', 'out', 'repo', 'root', 'out-root', 'factory', 'api-url', 'token-file', 'changelog',
   'rotate-key', 'add-key', 'owner', 'key-file', 'remove-key', 'threshold', 'prod-targets-threshold',
-  'refresh-expiry', 'rotate-online-keys', 'new-key-type', 'pkcs11-module', 'pin-file', 'request', 'who', 'note', 'work', 'abandon',
+  'refresh-expiry', 'rotate-online-keys', 'new-key-type', 'pkcs11-module', 'pin-file', 'request', 'who', 'note', 'work', 'abandon', 'allow-expired',
 ] as const;
 const FLAGS = ['json', 'dry-run', 'overwrite'] as const;
 
@@ -107,7 +107,14 @@ async function runChange(argv: string[], io: CliIo, locks: Array<() => void>): P
   const outPath = resolvePath(io, out ?? '');
 
   // New keys first (nothing is written yet); then the plan on the current root as a pre-check.
-  const draft = await draftChanges(backend, ring, asked, { keyType, now: t, ...(changelog !== undefined ? { changelog } : {}), readKeyFile: (file) => publicKeyFile(io, file) }, progress);
+  const allowExpired = one(args, 'allow-expired');
+  const draft = await draftChanges(
+    backend,
+    ring,
+    asked,
+    { keyType, now: t, ...(changelog !== undefined ? { changelog } : {}), ...(allowExpired !== undefined ? { allowExpired: { reason: allowExpired } } : {}), readKeyFile: (file) => publicKeyFile(io, file) },
+    progress,
+  );
   let ceremony: Ceremony | undefined;
   const saveNewKeys = async (plan: ChangePlan): Promise<{ path: string; sha256: string } | undefined> =>
     draft.generated.length > 0 ? saveChangeKeys({ ring, generated: draft.generated, plan }, outPath, { overwrite }, progress) : undefined;
