@@ -95,7 +95,13 @@ export class Session {
       this.#run = undefined;
       this.#published = undefined;
     }
-    if (opened) this.#ceremony = opened.ceremony;
+    if (opened) {
+      this.#ceremony = opened.ceremony;
+      // The run in progress records its steps (signed, keys saved) through its ceremony object: hand
+      // it the one just reconciled, or after a page reload publish reads a copy those steps never touched.
+      const run = this.#run;
+      if (run?.ceremony !== undefined && run.ceremony.id === opened.ceremony.id) run.ceremony = opened.ceremony;
+    }
     this.#last = opened;
     return opened;
   }

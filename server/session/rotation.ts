@@ -24,7 +24,8 @@ export interface StepRun {
   readonly plan: PlanResult;
   readonly sign: SignResult | undefined;
   readonly saved: SavedArchive | undefined;
-  readonly ceremony: Ceremony | undefined;
+  /** Replaced by the session with the copy it reconciled on a page load (the same ceremony, read again). */
+  ceremony: Ceremony | undefined;
   /** The target's transaction was begun (aborted when the run is discarded). */
   readonly begun: boolean;
   /** The signed new root, once signed. */
@@ -45,7 +46,7 @@ export class RotationRun implements StepRun {
   private constructor(
     readonly prep: PreparedRotation,
     readonly plan: PlanResult,
-    readonly ceremony: Ceremony,
+    public ceremony: Ceremony,
     private readonly ring: KeyRing,
   ) {}
 

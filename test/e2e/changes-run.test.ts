@@ -44,7 +44,19 @@ const require = createRequire(import.meta.url);
 
 /** The little of the DOM the page functions below touch (the tests are type-checked without DOM types). */
 interface Dom {
-  document: { activeElement: { id?: string } | null; documentElement: { scrollWidth: number; clientWidth: number } };
+  document: {
+    activeElement: { id?: string } | null;
+    documentElement: { scrollWidth: number; clientWidth: number };
+    querySelectorAll: (selector: string) => Iterable<DomElement>;
+  };
+}
+interface DomElement {
+  tagName: string;
+  className: string;
+  getBoundingClientRect: () => { right: number };
+  scrollWidth: number;
+  clientWidth: number;
+  closest: (selector: string) => unknown;
 }
 
 interface AxeResult {
@@ -154,10 +166,17 @@ describe('several key changes run from the page (chromium)', { skip: browserSkip
   async function check(page: Page, name: string): Promise<void> {
     await page.screenshot({ path: path.join(SHOTS, `changes-${name}.png`), fullPage: true });
     const overflow = await page.evaluate(() => {
-      const el = (globalThis as unknown as Dom).document.documentElement;
-      return el.scrollWidth - el.clientWidth;
+      const doc = (globalThis as unknown as Dom).document;
+      const width = doc.documentElement.clientWidth;
+      // Anything drawn past the window's right edge or past its own box (text running out of a banner),
+      // outside the scrollable line-diff boxes.
+      const past = [...doc.querySelectorAll('main *')].filter(
+        (e) => e.closest('.pre') === null && (e.getBoundingClientRect().right > width + 1 || (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)),
+      );
+      return { page: doc.documentElement.scrollWidth - width, past: past.map((e) => `${e.tagName.toLowerCase()}.${e.className}`) };
     });
-    assert.ok(overflow <= 0, `${name}: the page is ${overflow} px wider than the window`);
+    assert.ok(overflow.page <= 0, `${name}: the page is ${overflow.page} px wider than the window`);
+    assert.deepEqual(overflow.past, [], `${name}: drawn past the window's right edge or its own box`);
     const html = await page.content();
     assert.ok(!html.includes('PRIVATE KEY'), `${name}: the page shows a PEM private key`);
     for (const s of secrets) assert.ok(!html.includes(s), `${name}: the page shows private key material`);
@@ -249,7 +268,7 @@ describe('several key changes run from the page (chromium)', { skip: browserSkip
     const before = await graph.locator('section').nth(0).innerText();
     const afterText = await graph.locator('section').nth(1).innerText();
     assert.match(before, /root: threshold 1 of 1 key\b/);
-    assert.match(afterText, /root: threshold 2 of 2 keys/);
+    assert.match(afterText, /root: threshold 2 \(was 1\) of 2 keys/);
     assert.match(afterText, /ADDED/i, 'the added key is marked in words');
     assert.match(afterText, /production targets threshold \d/);
     assert.match(afterText, /held by your keys/);
@@ -266,6 +285,31 @@ describe('several key changes run from the page (chromium)', { skip: browserSkip
     assert.match(signedText, /root\.json signed by [0-9a-f]{8}/);
     assert.match(signedText, /production/);
     assert.match(publishText, /root\.json published/);
+
+    // Keys that cannot meet a threshold: the first archive holds 1 of the 2 root keys now needed. The
+    // plan shows who must still sign and points to the Requests page; Sign is not offered.
+    const steps = page.getByRole('navigation', { name: 'Steps' });
+    await steps.getByRole('button', { name: /Target/ }).click(); // a published session starts again from its target
+    await page.getByRole('button', { name: 'Use this target' }).click();
+    await focusOn(page, 'keys-h');
+    await page.setInputFiles('#archive-file', archive);
+    await page.getByText(/cannot sign the next root/).waitFor();
+    await steps.getByRole('button', { name: /Plan/ }).click();
+    await focusOn(page, 'plan-h');
+    await page.getByLabel(/Other key changes/).check();
+    await page.getByLabel('Refresh the root expiry to', { exact: true }).check();
+    await page.getByRole('button', { name: 'Plan 1 change' }).click();
+    await focusOn(page, 'diff-h');
+    const missing = await page.locator('.missing').innerText();
+    assert.match(missing, /Your keys cannot make every signature/);
+    assert.match(missing, /root\.json, trusted \(old\) threshold: 1 more signature needed/);
+    assert.equal(await page.getByRole('link', { name: 'Signing requests' }).getAttribute('href'), '/requests');
+    await check(page, 'factory-missing-diff');
+    await page.getByRole('button', { name: 'Next: sign and verify' }).click();
+    await focusOn(page, 'sign-h');
+    assert.equal(await page.getByRole('button', { name: 'Sign and verify', exact: true }).isDisabled(), true, 'Sign is not offered');
+    assert.match(await page.locator('.missing').innerText(), /1 more, from [0-9a-f]{8}/);
+    await check(page, 'factory-missing-sign');
     await page.context().close();
     await stopServerProcess(s, 'SIGTERM');
 
@@ -320,11 +364,16 @@ describe('several key changes run from the page (chromium)', { skip: browserSkip
     for (const n of ['targets.json', 'snapshot.json', 'timestamp.json']) assert.ok(names.includes(n), `the diff lists ${n}: ${names.join(', ')}`);
     assert.match(await page.getByTestId('roles-graph').locator('section').nth(1).innerText(), /targets: threshold 1 of 1 key[\s\S]*ADDED/i);
     await check(page, 'repo-diff');
+    // A reload resumes on the Diff step with the same documents (the server keeps the plan).
+    await page.reload();
+    await page.getByTestId('documents').waitFor();
+    assert.deepEqual(await documentNames(page), names);
 
     const { signedText } = await signSavePublish(page, 'repo', asked);
     assert.match(signedText, /targets\.json re-signed: signature by [0-9a-f]{8}.* added/);
     assert.match(signedText, /snapshot\.json re-signed/);
     assert.match(signedText, /timestamp\.json re-signed/);
+    assert.doesNotMatch(signedText, /\S—/, 'a note is set off from its line by a space');
     assert.equal(await updaterEndsOn(repo, path.join(repo, 'metadata/1.root.json'), path.join(tmp, 'client')), 2);
     await page.context().close();
   });

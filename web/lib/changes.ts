@@ -121,22 +121,23 @@ function signers(json: string | null): string[] {
 
 /**
  * What the sign step did to one document, in words: "targets.json re-signed: signature by
- * 1a2b3c4d added", "production tag main: signature by 1a2b3c4d (alice) added".
+ * 1a2b3c4d added", "targets of tag main: signature by 1a2b3c4d (alice) added". The server's note
+ * (how it is sent, what is still to come) is shown beside it by the caller.
  */
 export function signedLine(d: DocumentView, keyName: (keyid: string) => string = short): string {
   const after = signers(d.after);
-  const note = d.note ? ` (${d.note})` : '';
   // A new root version is signed afresh: who signed it is what matters.
-  if (d.kind === 'root' || d.kind === 'prod-root') return `${d.name} signed by ${after.length > 0 ? after.map(keyName).join(', ') : 'no key yet'}${note}`;
+  if (d.kind === 'root' || d.kind === 'prod-root') return `${d.name} signed by ${after.length > 0 ? after.map(keyName).join(', ') : 'no key yet'}`;
   const before = new Set(signers(d.before));
   const added = after.filter((k) => !before.has(k));
+  // Factory production/wave targets: the Factory keeps the targets; the page sends the new signatures.
+  if (d.kind === 'factory-targets') return added.length > 0 ? `${d.name}: signature${added.length === 1 ? '' : 's'} by ${added.map(keyName).join(', ')} added` : `${d.name}: no new signature`;
   const dropped = [...before].filter((k) => !after.includes(k));
-  const verb = d.before === null ? 'signed' : 're-signed';
   const parts: string[] = [];
   if (added.length > 0) parts.push(`signature${added.length === 1 ? '' : 's'} by ${added.map(keyName).join(', ')} added`);
   if (dropped.length > 0) parts.push(`signature${dropped.length === 1 ? '' : 's'} by ${dropped.map(keyName).join(', ')} dropped`);
   if (parts.length === 0 && after.length > 0) parts.push(`signed by ${after.map(keyName).join(', ')}`);
-  return `${d.name} ${verb}${parts.length > 0 ? `: ${parts.join('; ')}` : ''}${note}`;
+  return `${d.name} ${d.before === null ? 'signed' : 're-signed'}${parts.length > 0 ? `: ${parts.join('; ')}` : ''}`;
 }
 
 /** Names keys by short ID and, where the roles know it, owner: "1a2b3c4d (alice)". */
