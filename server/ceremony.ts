@@ -12,8 +12,9 @@ import { emptyArchive, heldKeysForRole, keyRingFromArchive } from './keyring.js'
 import type { KeyRing } from './keyring.js';
 import { writeFileAtomic } from './util/fs-atomic.js';
 import type { JsonObject } from './tuf/json.js';
-import { archivePairFilesFor, generateKey } from './tuf/keys.js';
-import type { PrivateKey } from './tuf/keys.js';
+import { archivePairFilesFor } from './tuf/archive-keys.js';
+import { generateKey } from './tuf/private-key.js';
+import type { PrivateKey } from './tuf/private-key.js';
 import { parseRoot } from './tuf/metadata.js';
 import type { KeyAlgorithm, Root, RootDocument, Signer, VerifyReport } from './tuf/model.js';
 import { planRootRotation, signRotation } from './tuf/rotate.js';

@@ -5,7 +5,8 @@
  * generates (E14). The roots themselves go through FoundriesBackend's transaction.
  */
 import { AppError } from './errors.js';
-import type { FoundriesClient, TargetsEntry } from './backends/foundries-client.js';
+import type { FoundriesClient } from './backends/foundries-client.js';
+import type { TargetsEntry } from './backends/foundries-types.js';
 import { heldKeysForRole } from './keyring.js';
 import type { KeyRing } from './keyring.js';
 import { shortKeyId } from './tuf/diff.js';

@@ -5,8 +5,8 @@
 import { AppError } from './errors.js';
 import { ONLINE_ROLES } from './tuf/changes.js';
 import type { Change, OnlineRole, TopRole } from './tuf/changes.js';
-import { generateKey } from './tuf/keys.js';
-import type { PrivateKey } from './tuf/keys.js';
+import { generateKey } from './tuf/private-key.js';
+import type { PrivateKey } from './tuf/private-key.js';
 import type { Dialect, KeyAlgorithm, PublicKeyInfo } from './tuf/model.js';
 
 /** A change as asked on the command line, before keys are generated. */

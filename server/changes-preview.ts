@@ -12,7 +12,7 @@ import { planChanges, signatureNeeds, TOP_LEVEL_ROLES, unmetRules } from './tuf/
 import type { SignatureRule } from './tuf/changes.js';
 import { diffRoots } from './tuf/diff.js';
 import type { RootDiff } from './tuf/diff.js';
-import { keyIdFor } from './tuf/keys.js';
+import { keyIdFor } from './tuf/public-key.js';
 import type { KeyAlgorithm, Root } from './tuf/model.js';
 
 export interface ChangesPreview {

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ErrorCode } from '../shared/errors.js';
 
-export type { ErrorCode } from '../shared/errors.js';
 
 /**
  * An expected failure: bad input, a refused rotation, an unreachable target. The message says what

@@ -10,7 +10,7 @@ import type { KeyRing } from './keyring.js';
 import { sasOf, type Sas } from './requests/sas.js';
 import { canonicalBytes } from './tuf/canonical-json.js';
 import { shortKeyId } from './tuf/diff.js';
-import { publicKeyOf, samePublicKey } from './tuf/keys.js';
+import { publicKeyOf, samePublicKey } from './tuf/public-key.js';
 import { toDocument } from './tuf/metadata.js';
 import type { Root, RootDocument } from './tuf/model.js';
 import { decodeSignature, signRoot, verifySignature } from './tuf/sign.js';

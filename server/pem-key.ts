@@ -5,7 +5,8 @@
  */
 import type { KeyArchive } from './archive/read.js';
 import { emptyArchive, fileHeldKey, type KeyRing } from './keyring.js';
-import { parsePemPrivateKey, samePublicKey } from './tuf/keys.js';
+import { parsePemPrivateKey } from './tuf/private-key.js';
+import { samePublicKey } from './tuf/public-key.js';
 
 /** The label of an uploaded PEM key: its file name, cleaned (no path, printable, short). */
 export function pemLabel(name: string | undefined): string {

@@ -10,7 +10,7 @@ import { heldKeysForRole } from './keyring.js';
 import type { KeyRing } from './keyring.js';
 import { canonicalBytes } from './tuf/canonical-json.js';
 import { diffRoots, EXPIRES_SOON_DAYS, shortKeyId } from './tuf/diff.js';
-import { publicKeyOf } from './tuf/keys.js';
+import { publicKeyOf } from './tuf/public-key.js';
 import type { Root } from './tuf/model.js';
 import { ownerName, type UserDirectory } from './tuf/owner-names.js';
 import { sha256Hex } from './util/fs-atomic.js';

@@ -8,8 +8,8 @@
  * (`Content-Type: application/json`; send `{}` for steps without arguments), except the key archive
  * upload, which is the raw `.tgz` (`application/gzip`).
  *
- * The schemas live per resource under `shared/api/`; this module assembles the route table and
- * re-exports the schemas it exported before.
+ * The schemas live per resource under `shared/api/` (import them from there); this module holds the
+ * route table and the types derived from it.
  */
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { importRequestSignature, openRequest, verifyCeremonyRecord } from './requests-api.js';
@@ -23,14 +23,6 @@ import { addPemKey } from './api/pem-key.js';
 import { lendArchive } from './api/lend-archive.js';
 import { emptyBody, historySchema, recordSchema, recoverySchema, sessionSchema } from './api/session.js';
 
-export { apiErrorSchema, errorReply, keySummarySchema } from './api/common.js';
-export { verifierMatrixSchema, verifyReportSchema, rootDiffSchema } from './api/verify.js';
-export { targetInfoSchema, rootSummarySchema } from './api/root.js';
-export { archiveSummarySchema, rootKeysHeldSchema, archiveReplySchema } from './api/archive.js';
-export { planSummarySchema, planResultSchema, askedChangeSchema, changesPreviewSchema, signResultSchema, saveResultSchema, publishResultSchema } from './api/rotation.js';
-export { changesPlanSchema, documentViewSchema, roleViewSchema } from './api/rotation.js';
-export { jobSchema, jobStartedSchema } from './api/jobs.js';
-export { recoverySchema, sessionSchema, historySchema, recordSchema } from './api/session.js';
 
 export interface Route {
   readonly method: 'GET' | 'POST';

@@ -1,6 +1,6 @@
 /**
- * The line diff the page and the CLI show (moved here from server/tuf/diff.ts, which re-exports it,
- * so the page diffs documents with the same algorithm). Pure, no imports.
+ * The line diff the page and the CLI show (server/tuf/diff.ts and the page's document diffs use
+ * the same algorithm). Pure, no imports.
  */
 
 // ---------------------------------------------------------------------------------------------

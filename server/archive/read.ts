@@ -11,15 +11,15 @@ import { inspect, promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { AppError } from '../errors.js';
 import { isJsonObject, type JsonObject } from '../tuf/json.js';
-import { algorithmOfKeytype, parseArchiveSecret, type PrivateKey, privateKeyMatches, publicKeyOf, samePublicKey } from '../tuf/keys.js';
+import { algorithmOfKeytype, publicKeyOf, samePublicKey } from '../tuf/public-key.js';
+import { parseArchiveSecret } from '../tuf/archive-keys.js';
+import { type PrivateKey, privateKeyMatches } from '../tuf/private-key.js';
 import type { KeyAlgorithm, PublicKeyInfo, Root } from '../tuf/model.js';
 import { archivePrefix, baseOf, isPublicKeyName, isSecretKeyName, secretNameFor, shortKeyId } from './layout.js';
 import { readTokenRef, tokenRefName } from './token-ref.js';
 import { type ArchiveEntry, type ArchiveFileEntry, type ArchiveLimits, DEFAULT_LIMITS, NOT_AN_ARCHIVE_HINT, parseTar } from './tar.js';
 
 // The tar layer's names, for the modules that import them from here.
-export { checkName, DEFAULT_LIMITS, fileEntry, normalizeName } from './tar.js';
-export type { ArchiveDirEntry, ArchiveEntry, ArchiveFileEntry, ArchiveLimits } from './tar.js';
 
 const gunzipAsync = promisify(gunzip);
 

@@ -14,10 +14,11 @@ import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { AppError } from '../errors.js';
-import { samePublicKey } from '../tuf/keys.js';
+import { samePublicKey } from '../tuf/public-key.js';
 import type { PublicKeyInfo, Signer } from '../tuf/model.js';
 import { LocalSigner, verifySignature } from '../tuf/sign.js';
-import { type ArchiveEntry, type KeyArchive, checkName, fileEntry, normalizeName, readKeyArchive } from './read.js';
+import { type ArchiveEntry, checkName, fileEntry, normalizeName } from './tar.js';
+import { type KeyArchive, readKeyArchive } from './read.js';
 import { shortKeyId } from './layout.js';
 
 const gzipAsync = promisify(gzip);

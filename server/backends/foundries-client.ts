@@ -19,7 +19,7 @@
  * foundries-answers.ts (served roots, state sentences, E9 parsing), raw-json.ts, foundries-token.ts.
  */
 import { AppError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../../shared/errors.js';
 import { isJsonObject } from '../tuf/json.js';
 import type { Json, JsonObject } from '../tuf/json.js';
 import { parseRoot } from '../tuf/metadata.js';
@@ -28,11 +28,7 @@ import { describeNoAnswer, details, NoAnswer, ok, partialApply, serverText, type
 import { describeRoot, describeState, parseUpdates, ruleHint, sha256 } from './foundries-answers.js';
 import type { ApplyOutcome, FactoryState, FoundriesClientOptions, InitResult, ServedRoot, TargetsEntry, TufRootUpdates, UpdatesStatus } from './foundries-types.js';
 
-export type * from './foundries-types.js';
-export { describeState, NO_CHANGES } from './foundries-answers.js';
-export { rawMember } from './raw-json.js';
 import { rawMember } from './raw-json.js';
-export { loadToken } from './foundries-token.js';
 
 export const DEFAULT_API_URL = 'https://api.foundries.io';
 export const DEFAULT_TIMEOUT_MS = 30_000;

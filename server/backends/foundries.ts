@@ -6,9 +6,10 @@ import type { RootDiff } from '../tuf/diff.js';
 import type { Root, RootDocument, VerifyReport } from '../tuf/model.js';
 import { verifyRootUpdate } from '../tuf/verify.js';
 import type { Backend, PublishResult, RotationBase, TargetKind } from './backend.js';
-import { describeState } from './foundries-client.js';
+import { describeState } from './foundries-answers.js';
 import { readUserDirectory } from './user-directory.js';
-import type { FactoryState, FoundriesClient } from './foundries-client.js';
+import type { FactoryState } from './foundries-types.js';
+import type { FoundriesClient } from './foundries-client.js';
 
 import { DEFAULT_CHANGELOG } from '../../shared/defaults.js';
 
@@ -157,13 +158,11 @@ export class FoundriesBackend implements Backend {
 // ------------------------------------------------------------------------------------------------
 // The transaction's lifecycle, outside a running rotation (review, cancel, apply/re-apply, state)
 
-export type { FactoryState, ServedRoot } from './foundries-client.js';
 
 /** SHA-256 of a root document's canonical `signed` bytes (ServedRoot.signedSha256). */
 export function signedDigest(doc: RootDocument): string {
   return createHash('sha256').update(canonicalBytes('foundries', doc.signed)).digest('hex');
 }
-export { describeState } from './foundries-client.js';
 
 /**
  * The Factory's TUF state, read fresh: status (NONE / STARTED / APPLYING), the CI and production

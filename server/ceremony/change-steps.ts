@@ -15,7 +15,7 @@ import type { PublishedChanges } from '../changes/publish.js';
 import type { SignedChanges } from '../changes/sign.js';
 import { AppError } from '../errors.js';
 import type { JsonObject } from '../tuf/json.js';
-import { keyIdFor } from '../tuf/keys.js';
+import { keyIdFor } from '../tuf/public-key.js';
 import { parseRoot, toDocument } from '../tuf/metadata.js';
 import type { Root, RootDocument } from '../tuf/model.js';
 import type { MetadataFile } from '../tuf/repo-metadata.js';

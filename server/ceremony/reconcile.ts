@@ -78,7 +78,7 @@ export function sameTarget(a: TargetRef, b: TargetRef): boolean {
 export async function backendFromRef(ref: TargetRef, o: { env?: NodeJS.ProcessEnv; tokenFile?: string } = {}): Promise<Backend | undefined> {
   if (ref.kind === 'repo') return new LocalRepoBackend(ref.dir);
   if (ref.kind === 'offline') return ref.rootFile !== undefined ? new OfflineBackend({ file: ref.rootFile }, ref.outRoot) : undefined;
-  const { FoundriesClient, loadToken } = await import('../backends/foundries-client.js');
+  const [{ FoundriesClient }, { loadToken }] = await Promise.all([import('../backends/foundries-client.js'), import('../backends/foundries-token.js')]);
   let token: string;
   try {
     const env = o.env ?? {};

@@ -17,7 +17,7 @@ import { heldKeysForRole } from '../keyring.js';
 import type { KeyRing } from '../keyring.js';
 import { ONLINE_ROLES, planChanges, signatureNeeds, TOP_LEVEL_ROLES, unmetRules } from '../tuf/changes.js';
 import type { Change, ChangeContext, ChangePlan, SignatureRule } from '../tuf/changes.js';
-import { keyIdFor } from '../tuf/keys.js';
+import { keyIdFor } from '../tuf/public-key.js';
 import type { KeyAlgorithm, PublicKeyInfo, Root, Signer } from '../tuf/model.js';
 import { LocalSigner } from '../tuf/sign.js';
 

@@ -11,7 +11,8 @@ import type { GeneratedKey } from '../change-keys.js';
 import { emptyArchive } from '../keyring.js';
 import type { KeyRing } from '../keyring.js';
 import type { ChangePlan } from '../tuf/changes.js';
-import { archivePairFilesFor, keyIdFor } from '../tuf/keys.js';
+import { archivePairFilesFor } from '../tuf/archive-keys.js';
+import { keyIdFor } from '../tuf/public-key.js';
 import type { PublicKeyInfo } from '../tuf/model.js';
 
 export async function saveChangeKeys(

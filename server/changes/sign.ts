@@ -12,7 +12,7 @@ import { heldKeysForRole } from '../keyring.js';
 import { LocalRepoBackend } from '../backends/local-repo.js';
 import { metadataToResign, signChangePlan } from '../tuf/changes.js';
 import type { JsonObject } from '../tuf/json.js';
-import { keyIdFor } from '../tuf/keys.js';
+import { keyIdFor } from '../tuf/public-key.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root, RootDocument, Signer, VerifyReport } from '../tuf/model.js';
 import { resignRepoMetadata } from '../tuf/repo-metadata.js';

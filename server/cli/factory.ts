@@ -3,7 +3,8 @@
  * the state and review in words, and the confirmation before anything is applied.
  */
 import path from 'node:path';
-import type { FactoryReview, FactoryState } from '../backends/foundries.js';
+import type { FactoryReview } from '../backends/foundries.js';
+import type { FactoryState } from '../backends/foundries-types.js';
 import type { FoundriesClient } from '../backends/foundries-client.js';
 import { AppError } from '../errors.js';
 import { one, required } from './args.js';
@@ -16,7 +17,7 @@ export const FACTORY_OPTIONS = ['factory', 'api-url', 'token-file'] as const;
 
 /** The client for --factory NAME [--api-url URL] [--token-file F] (token also from FIOCTL_TOKEN or fioctl's config). */
 export async function factoryClient(args: ParsedArgs, io: CliIo): Promise<FoundriesClient> {
-  const { DEFAULT_API_URL, FoundriesClient, loadToken } = await import('../backends/foundries-client.js');
+  const [{ DEFAULT_API_URL, FoundriesClient }, { loadToken }] = await Promise.all([import('../backends/foundries-client.js'), import('../backends/foundries-token.js')]);
   const factory = required(args, 'factory');
   const tokenFile = one(args, 'token-file');
   const token = loadToken({

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { ROOT_FILE_LIMIT } from '../backends/local-repo.js';
 import { AppError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../../shared/errors.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root } from '../tuf/model.js';
 import { readFileLimited } from '../util/fs-atomic.js';

@@ -15,7 +15,7 @@ import { now } from './io.js';
 export async function publishFactory(args: ParsedArgs, io: CliIo): Promise<number> {
   const json = args.flags.has('json');
   const client = await factoryClient(args, io);
-  const { applyFactory, describeState, reviewFactory } = await import('../backends/foundries.js');
+  const [{ applyFactory, reviewFactory }, { describeState }] = await Promise.all([import('../backends/foundries.js'), import('../backends/foundries-answers.js')]);
   const t = now(io);
   const txid = one(args, 'txid');
   const review = await reviewFactory(client, { now: t, ...(txid !== undefined ? { txid } : {}) });

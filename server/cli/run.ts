@@ -11,7 +11,6 @@ import { usage } from './args.js';
 import type { CliIo, CommandRun } from './io.js';
 import { reportError } from './io.js';
 
-export type { CliIo } from './io.js';
 
 interface CommandEntry {
   /** One line for the command list. */

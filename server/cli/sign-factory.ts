@@ -9,7 +9,7 @@ import { describeNeed, factorySas, signFactory, unmetNeeds } from '../factory-si
 import { closeKeyRing } from '../keyring.js';
 import { sasBlock, sasLine } from '../requests/sas.js';
 import { one, parseArgs, usage } from './args.js';
-import { loadKeys } from './commands/change.js';
+import { loadKeys } from './change-args.js';
 import { FACTORY_OPTIONS, factoryClient, formatReview } from './factory.js';
 import type { CliIo } from './io.js';
 import { noPositionals, now, resolvePath } from './io.js';

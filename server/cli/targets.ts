@@ -23,7 +23,7 @@ export async function backendFor(args: ParsedArgs, io: CliIo, command: string): 
 /** The Factory named by --factory, with --api-url and the token from --token-file, FIOCTL_TOKEN or fioctl's config. */
 export async function factoryBackend(args: ParsedArgs, io: CliIo): Promise<Backend> {
   const { FoundriesBackend } = await import('../backends/foundries.js');
-  const { DEFAULT_API_URL, FoundriesClient, loadToken } = await import('../backends/foundries-client.js');
+  const [{ DEFAULT_API_URL, FoundriesClient }, { loadToken }] = await Promise.all([import('../backends/foundries-client.js'), import('../backends/foundries-token.js')]);
   const factory = required(args, 'factory');
   const apiUrl = one(args, 'api-url') ?? DEFAULT_API_URL;
   const tokenFile = one(args, 'token-file');

@@ -18,8 +18,10 @@ import { buildArchiveBytes } from '../archive/write.js';
 import { AppError } from '../errors.js';
 import { emptyArchive } from '../keyring.js';
 import type { JsonObject } from '../tuf/json.js';
-import { archivePairFiles, generateKey, keyIdFoundries, newRootKeyJson } from '../tuf/keys.js';
-import type { PrivateKey } from '../tuf/keys.js';
+import { archivePairFiles } from '../tuf/archive-keys.js';
+import { generateKey } from '../tuf/private-key.js';
+import { keyIdFoundries, newRootKeyJson } from '../tuf/public-key.js';
+import type { PrivateKey } from '../tuf/private-key.js';
 import { formatExpires, toDocument } from '../tuf/metadata.js';
 import { LocalSigner, signRoot } from '../tuf/sign.js';
 import {

@@ -42,8 +42,10 @@
  *   (other requests are answered meanwhile); `setFaults` ends every such wait at once.
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import { keyIdFoundries, archivePairFiles, generateKey, newRootKeyJson, parseArchiveSecret } from '../tuf/keys.js';
-import type { PrivateKey } from '../tuf/keys.js';
+import { keyIdFoundries, newRootKeyJson } from '../tuf/public-key.js';
+import { archivePairFiles, parseArchiveSecret } from '../tuf/archive-keys.js';
+import { generateKey } from '../tuf/private-key.js';
+import type { PrivateKey } from '../tuf/private-key.js';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';

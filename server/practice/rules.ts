@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isJsonObject } from '../tuf/json.js';
 import type { JsonObject } from '../tuf/json.js';
-import { keyIdFoundries, publicKeyOf } from '../tuf/keys.js';
+import { keyIdFoundries, publicKeyOf } from '../tuf/public-key.js';
 import type { Root } from '../tuf/model.js';
 import type { OnlineKeyIds } from './state.js';
 

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { canonicalBytes } from '../tuf/canonical-json.js';
 import { isJsonObject } from '../tuf/json.js';
 import type { JsonObject } from '../tuf/json.js';
-import { publicKeyOf } from '../tuf/keys.js';
+import { publicKeyOf } from '../tuf/public-key.js';
 import type { Root } from '../tuf/model.js';
 import { decodeSignature, signRoot, verifySignatureFoundriesServer } from '../tuf/sign.js';
 import type { Signer } from '../tuf/model.js';

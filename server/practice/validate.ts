@@ -11,7 +11,7 @@ import { isAppError } from '../errors.js';
 import { canonicalBytes, isPrintableAscii } from '../tuf/canonical-json.js';
 import { isJsonObject } from '../tuf/json.js';
 import type { Json, JsonObject } from '../tuf/json.js';
-import { publicKeyOf } from '../tuf/keys.js';
+import { publicKeyOf } from '../tuf/public-key.js';
 import { foundriesSignedFields, parseRoot, REQUIRED_ROLES } from '../tuf/metadata.js';
 import type { PublicKeyInfo, Root, RootKey, RootRole, RuleId } from '../tuf/model.js';
 import { decodeSignature, verifySignatureFoundriesServer } from '../tuf/sign.js';

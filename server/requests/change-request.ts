@@ -12,7 +12,7 @@ import { AppError } from '../errors.js';
 import { fileHeldKey, type HeldKey, type KeyRing } from '../keyring.js';
 import type { ChangePlan } from '../tuf/changes.js';
 import { metadataToResign } from '../tuf/changes.js';
-import type { PrivateKey } from '../tuf/keys.js';
+import type { PrivateKey } from '../tuf/private-key.js';
 import type { Root } from '../tuf/model.js';
 import { exists } from '../util/fs-atomic.js';
 import { formatMissing, formatTally, WAITING, writeSigningRequest } from './cli.js';

@@ -14,7 +14,7 @@ import { AppError } from '../errors.js';
 import type { HeldKey } from '../keyring.js';
 import { shortKeyId } from '../tuf/diff.js';
 import type { Json, JsonObject } from '../tuf/json.js';
-import { samePublicKey } from '../tuf/keys.js';
+import { samePublicKey } from '../tuf/public-key.js';
 import { parseRoot, toDocument } from '../tuf/metadata.js';
 import type { Root, Signer } from '../tuf/model.js';
 import { verifySignature } from '../tuf/sign.js';

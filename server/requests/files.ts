@@ -11,7 +11,7 @@ import { AppError } from '../errors.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root } from '../tuf/model.js';
 import { fileHeldKey, loadKeyRing, type HeldKey } from '../keyring.js';
-import { parsePemPrivateKey } from '../tuf/keys.js';
+import { parsePemPrivateKey } from '../tuf/private-key.js';
 import type { PublicKeyInfo } from '../tuf/model.js';
 import { exists, readFileLimited, writeFileAtomic } from '../util/fs-atomic.js';
 import { parseCollected, emptyCollected, type Collected } from './signatures.js';

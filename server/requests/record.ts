@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import { canonicalSpec } from '../tuf/canonical-json.js';
 import { shortKeyId } from '../tuf/diff.js';
 import { isJsonObject, type Json, type JsonObject } from '../tuf/json.js';
-import { publicKeyOf, samePublicKey } from '../tuf/keys.js';
+import { publicKeyOf, samePublicKey } from '../tuf/public-key.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Root, Signer } from '../tuf/model.js';
 import { signatureMethod, verifySignature } from '../tuf/sign.js';

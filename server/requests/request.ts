@@ -17,7 +17,7 @@ import { AppError } from '../errors.js';
 import { canonicalBytes, canonicalSpec } from '../tuf/canonical-json.js';
 import { diffRoots, shortKeyId } from '../tuf/diff.js';
 import { isJsonObject, type Json, type JsonObject } from '../tuf/json.js';
-import { publicKeyOf } from '../tuf/keys.js';
+import { publicKeyOf } from '../tuf/public-key.js';
 import { parseRoot } from '../tuf/metadata.js';
 import type { Dialect, PublicKeyInfo, Root } from '../tuf/model.js';
 import { verifySelfSigned } from '../tuf/verify.js';

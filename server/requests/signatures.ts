@@ -9,7 +9,8 @@ import { constants as cryptoConstants, createHash, createPublicKey, publicDecryp
 import { AppError } from '../errors.js';
 import { shortKeyId } from '../tuf/diff.js';
 import { isJsonObject, type Json, type JsonObject } from '../tuf/json.js';
-import { RSA_PSS_SALT_LENGTH, samePublicKey } from '../tuf/keys.js';
+import { RSA_PSS_SALT_LENGTH } from '../tuf/key-common.js';
+import { samePublicKey } from '../tuf/public-key.js';
 import type { Dialect, PublicKeyInfo } from '../tuf/model.js';
 import { signatureMethod, verifySignature } from '../tuf/sign.js';
 import type { RecordEvent } from './record.js';

@@ -1,6 +1,6 @@
 /** What every route file receives, and the one way routes are registered from the route table. */
 import type { FastifyInstance, FastifySchema, RouteHandlerMethod } from 'fastify';
-import { errorReply } from '../../shared/api.js';
+import { errorReply } from '../../shared/api/common.js';
 import type { Route } from '../../shared/api.js';
 import type { Jobs } from '../jobs.js';
 import type { Session } from '../session.js';

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { getJob, jobEvents, jobSchema } from '../../shared/api.js';
+import { getJob, jobEvents } from '../../shared/api.js';
+import { jobSchema } from '../../shared/api/jobs.js';
 import type { Job, ParamsOf, ReplyOf } from '../../shared/api.js';
 import { AppError } from '../errors.js';
 import { addRoute, type RouteContext } from './context.js';

@@ -10,7 +10,7 @@
 import { constants, createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AppError } from '../errors.js';
-import { publicKeyFromSpki } from '../tuf/keys.js';
+import { publicKeyFromSpki } from '../tuf/public-key.js';
 import type { KeyAlgorithm, PublicKeyInfo, Signer } from '../tuf/model.js';
 import type { PinProvider } from './pin.js';
 import { CK, ckrName, findObjects, findToken, keyTemplate, openModule, p11Error, resolveModulePath } from './pkcs11-module.js';

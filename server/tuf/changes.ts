@@ -12,7 +12,7 @@ import { AppError } from '../errors.js';
 import { canonicalBytes } from './canonical-json.js';
 import { diffRoots, shortKeyId, type PlanWarning } from './diff.js';
 import { cloneJson, isJsonObject, type JsonObject } from './json.js';
-import { keyIdFor, newRootKeyJson, publicKeyOf, samePublicKey } from './keys.js';
+import { keyIdFor, newRootKeyJson, publicKeyOf, samePublicKey } from './public-key.js';
 import { formatExpires, foundriesSignedFields, toDocument } from './metadata.js';
 import type { Dialect, PublicKeyInfo, Root, RootDocument, Signer } from './model.js';
 import { addOneYear, assertFoundriesAscii, distinctIds, planRootRotation, removeUnusedKeys, roundToSecond } from './rotate.js';

@@ -4,7 +4,7 @@
  */
 import { childPath } from './canonical-json.js';
 import { isJsonObject, type Json, type JsonObject } from './json.js';
-import { publicKeyOf, samePublicKey } from './keys.js';
+import { publicKeyOf, samePublicKey } from './public-key.js';
 import { parseRoot, REQUIRED_ROLES } from './metadata.js';
 import type { Changelog, Dialect, KeyAlgorithm, KeyOwner, PublicKeyInfo, Root } from './model.js';
 import { ownerName, type UserDirectory } from './owner-names.js';
@@ -438,5 +438,3 @@ export function diffRoots(old: Root, next: Root | JsonObject, ctx: DiffContext):
   return diff;
 }
 
-// The line diff lives in shared/line-diff.ts (the page uses it too).
-export { diffLines, minimalDiffLines, type DiffLine } from '../../shared/line-diff.js';

@@ -6,7 +6,7 @@
 import { AppError } from '../errors.js';
 import { shortKeyId } from './diff.js';
 import { cloneJson, isJsonObject, type JsonObject } from './json.js';
-import { fileDigestHex } from './keys.js';
+import { fileDigestHex } from './public-key.js';
 import { formatExpires } from './metadata.js';
 import type { Signer } from './model.js';
 import type { OnlineRole } from './changes.js';

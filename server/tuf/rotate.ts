@@ -7,12 +7,11 @@ import { AppError } from '../errors.js';
 import { childPath, nonAsciiStrings } from './canonical-json.js';
 import { diffRoots, shortKeyId, type PlanWarning } from './diff.js';
 import { cloneJson, isJsonObject, type JsonObject } from './json.js';
-import { keyIdFor, newRootKeyJson, publicKeyOf, samePublicKey } from './keys.js';
+import { keyIdFor, newRootKeyJson, publicKeyOf, samePublicKey } from './public-key.js';
 import { formatExpires, foundriesSignedFields, toDocument } from './metadata.js';
 import type { Dialect, PublicKeyInfo, Root, RootDocument, Signer } from './model.js';
 import { signRoot } from './sign.js';
 
-export type { PlanWarning } from './diff.js';
 
 export interface RotationInput {
   /** Root-role key IDs of the current root whose private keys the operator holds. */

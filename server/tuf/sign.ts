@@ -5,7 +5,9 @@
 import { AppError } from '../errors.js';
 import { canonicalBytes } from './canonical-json.js';
 import type { JsonObject } from './json.js';
-import { RSA_PSS_SALT_LENGTH, type PrivateKey, schemeOf, verifyRaw } from './keys.js';
+import { RSA_PSS_SALT_LENGTH } from './key-common.js';
+import { type PrivateKey } from './private-key.js';
+import { schemeOf, verifyRaw } from './public-key.js';
 import type { Dialect, KeyAlgorithm, PublicKeyInfo, RootSignature, Signer } from './model.js';
 
 /** A Signer backed by a private key in memory (from an archive, a PEM file, or freshly generated). */

@@ -15,7 +15,7 @@ import { isAppError } from '../errors.js';
 import { canonicalBytes, canonicalFioctl, childPath, nonAsciiStrings } from './canonical-json.js';
 import type { JsonObject } from './json.js';
 import { isJsonObject } from './json.js';
-import { keyIdSpec, publicKeyOf, publicKeyString } from './keys.js';
+import { keyIdSpec, publicKeyOf, publicKeyString } from './public-key.js';
 import { REQUIRED_ROLES } from './metadata.js';
 import type {
   ChainReport,

@@ -20,7 +20,9 @@ import { addPracticeWave, createPracticeFactory } from '../../server/practice/cr
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { createSpecPractice } from '../../server/practice/spec-repo.js';
 import { validTargetsSigners } from '../../server/practice/targets.js';
-import { archivePairFilesFor, keyIdFor, newRootKeyJson, parsePemPrivateKey } from '../../server/tuf/keys.js';
+import { archivePairFilesFor } from '../../server/tuf/archive-keys.js';
+import { keyIdFor, newRootKeyJson } from '../../server/tuf/public-key.js';
+import { parsePemPrivateKey } from '../../server/tuf/private-key.js';
 import { verifyChain } from '../../server/tuf/verify.js';
 import { testApp, waitJob, type TestApp } from './helpers.js';
 import { clientFetches } from '../helpers/accept.js';

@@ -7,7 +7,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Updater } from 'tuf-js';
-import { generateKey, keyIdFor, newRootKeyJson, type PrivateKey } from '../../server/tuf/keys.js';
+import { generateKey, type PrivateKey } from '../../server/tuf/private-key.js';
+import { keyIdFor, newRootKeyJson } from '../../server/tuf/public-key.js';
 import { formatExpires, parseRoot, serializeRoot, toDocument } from '../../server/tuf/metadata.js';
 import type { KeyAlgorithm, Root } from '../../server/tuf/model.js';
 import { LocalSigner, signRoot } from '../../server/tuf/sign.js';

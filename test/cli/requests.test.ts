@@ -18,7 +18,8 @@ import { manifestOf, type SigningRequest } from '../../server/requests/request.j
 import { sasOf } from '../../server/requests/sas.js';
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '../../server/tuf/json.js';
-import { keyIdFor, newRootKeyJson, parsePemPrivateKey } from '../../server/tuf/keys.js';
+import { keyIdFor, newRootKeyJson } from '../../server/tuf/public-key.js';
+import { parsePemPrivateKey } from '../../server/tuf/private-key.js';
 import { parseRoot, serializeRoot, toDocument } from '../../server/tuf/metadata.js';
 import { LocalSigner, signRoot } from '../../server/tuf/sign.js';
 import { cli } from '../helpers/cli.js';

@@ -15,7 +15,7 @@ import { pinFromFile } from '../../server/signers/pin.js';
 import { Pkcs11Signer } from '../../server/signers/pkcs11.js';
 import { CK, closeModules, findObjects, openModule } from '../../server/signers/pkcs11-module.js';
 import { canonicalBytes } from '../../server/tuf/canonical-json.js';
-import { publicKeyOf } from '../../server/tuf/keys.js';
+import { publicKeyOf } from '../../server/tuf/public-key.js';
 import { parseRoot } from '../../server/tuf/metadata.js';
 import { cli } from '../helpers/cli.js';
 import { serveFolder } from '../helpers/static-server.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertAppError } from '../helpers/assert-app-error.js';
-import { parseChanges } from '../../server/cli/commands/change.js';
+import { parseChanges } from '../../server/cli/change-args.js';
 import { changeArgs } from '../../server/change-keys.js';
 
 describe('tuf-rotate change: the CHANGE words', () => {

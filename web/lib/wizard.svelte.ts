@@ -54,7 +54,6 @@ export type TargetBody =
   | { kind: 'offline'; root: Record<string, unknown> }
   | { kind: 'factory'; factory: string; apiUrl?: string; token?: string; tokenFile?: string; firstTime?: boolean };
 
-export type { AskedChange } from './changes.js';
 
 export const STEPS = [
   { id: 'target', label: 'Target' },

@@ -37,7 +37,6 @@ import type { CliIo } from '../io.js';
 import { noPositionals, now, resolvePath } from '../io.js';
 import { backendFor } from '../targets.js';
 
-export { loadKeys, parseChanges } from '../change-args.js';
 
 export const EXIT_WAITING = 3;
 

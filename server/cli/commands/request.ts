@@ -13,7 +13,7 @@ import { loadHeldKeys, readPemKey, readSmall, servedTrustedBytes } from '../../r
 import { sasBlock } from '../../requests/sas.js';
 import { shortKeyId } from '../../tuf/diff.js';
 import { isJsonObject, type Json, type JsonObject } from '../../tuf/json.js';
-import { publicKeyOf, samePublicKey } from '../../tuf/keys.js';
+import { publicKeyOf, samePublicKey } from '../../tuf/public-key.js';
 import { parseRoot } from '../../tuf/metadata.js';
 import type { PublicKeyInfo, Root } from '../../tuf/model.js';
 import { planRootRotation } from '../../tuf/rotate.js';

@@ -8,15 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import {
-  type ArchiveFileEntry,
-  DEFAULT_LIMITS,
-  findRoleSigner,
-  type KeyArchive,
-  matchArchiveToRoot,
-  readKeyArchive,
-  summarizeArchive,
-} from '../../../server/archive/read.js';
+import { type ArchiveFileEntry, DEFAULT_LIMITS } from '../../../server/archive/tar.js';
+import { findRoleSigner, type KeyArchive, matchArchiveToRoot, readKeyArchive, summarizeArchive } from '../../../server/archive/read.js';
 import { archivePrefix, fioctlKeyBase, secretNameFor } from '../../../server/archive/layout.js';
 import { parseRoot } from '../../../server/tuf/metadata.js';
 import type { Root } from '../../../server/tuf/model.js';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertAppError } from '../../helpers/assert-app-error.js';
 import type { JsonObject } from '../../../server/tuf/json.js';
-import { generateKey, keyIdFor, newRootKeyJson, type PrivateKey } from '../../../server/tuf/keys.js';
+import { generateKey, type PrivateKey } from '../../../server/tuf/private-key.js';
+import { keyIdFor, newRootKeyJson } from '../../../server/tuf/public-key.js';
 import { formatExpires, parseRoot, serializeRoot, toDocument } from '../../../server/tuf/metadata.js';
 import type { Dialect, KeyAlgorithm, Root, Signer } from '../../../server/tuf/model.js';
 import {

@@ -5,21 +5,9 @@ import { inspect } from 'node:util';
 import forge from 'node-forge';
 import { assertAppError } from '../../helpers/assert-app-error.js';
 import type { JsonObject } from '../../../server/tuf/json.js';
-import {
-  archivePairFiles,
-  generateKey,
-  keyIdFor,
-  keyIdFoundries,
-  keyIdSpec,
-  newRootKeyJson,
-  parseArchiveSecret,
-  parsePemPrivateKey,
-  privateKeyMatches,
-  publicKeyOf,
-  publicKeyString,
-  samePublicKey,
-  type PrivateKey,
-} from '../../../server/tuf/keys.js';
+import { archivePairFiles, parseArchiveSecret } from '../../../server/tuf/archive-keys.js';
+import { generateKey, parsePemPrivateKey, privateKeyMatches, type PrivateKey } from '../../../server/tuf/private-key.js';
+import { keyIdFor, keyIdFoundries, keyIdSpec, newRootKeyJson, publicKeyOf, publicKeyString, samePublicKey } from '../../../server/tuf/public-key.js';
 import type { RootKey } from '../../../server/tuf/model.js';
 import { SIGSTORE_VERSIONS, fixtureJson, keysOf, readTgz, rootKeyOf } from './keys-fixtures.js';
 

@@ -7,16 +7,9 @@ import forge from 'node-forge';
 import { assertAppError } from '../../helpers/assert-app-error.js';
 import { canonicalBytes, canonicalSpec } from '../../../server/tuf/canonical-json.js';
 import type { JsonObject } from '../../../server/tuf/json.js';
-import {
-  archivePairFiles,
-  generateKey,
-  keyIdFor,
-  newRootKeyJson,
-  parseArchiveSecret,
-  publicKeyOf,
-  publicKeyString,
-  type PrivateKey,
-} from '../../../server/tuf/keys.js';
+import { archivePairFiles, parseArchiveSecret } from '../../../server/tuf/archive-keys.js';
+import { generateKey, type PrivateKey } from '../../../server/tuf/private-key.js';
+import { keyIdFor, newRootKeyJson, publicKeyOf, publicKeyString } from '../../../server/tuf/public-key.js';
 import type { Dialect, KeyAlgorithm, PublicKeyInfo, RootSignature, Signer } from '../../../server/tuf/model.js';
 import {
   LocalSigner,

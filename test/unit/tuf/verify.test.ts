@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { canonicalBytes } from '../../../server/tuf/canonical-json.js';
 import { isJsonObject, type Json, type JsonObject } from '../../../server/tuf/json.js';
-import { keyIdSpec } from '../../../server/tuf/keys.js';
+import { keyIdSpec } from '../../../server/tuf/public-key.js';
 import { parseRoot } from '../../../server/tuf/metadata.js';
 import type { Dialect, Root, RuleId, RuleResult, VerifyReport } from '../../../server/tuf/model.js';
 import { expiryWarning, verifyChain, verifyRootUpdate, verifySelfSigned } from '../../../server/tuf/verify.js';
