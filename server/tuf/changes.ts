@@ -17,7 +17,7 @@ import { formatExpires, foundriesSignedFields, toDocument } from './metadata.js'
 import type { Dialect, PublicKeyInfo, Root, RootDocument, Signer } from './model.js';
 import { addOneYear, assertFoundriesAscii, distinctIds, planRootRotation, removeUnusedKeys, roundToSecond } from './rotate.js';
 import { signRoot } from './sign.js';
-import { FOUNDRIES_MAX_ROOT_BYTES, FOUNDRIES_MAX_THRESHOLD } from './verify.js';
+import { FOUNDRIES_MAX_ROOT_BYTES, FOUNDRIES_MAX_THRESHOLD } from './verify/foundries-rules.js';
 
 export const TOP_LEVEL_ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 export type TopRole = (typeof TOP_LEVEL_ROLES)[number];

@@ -23,7 +23,7 @@ import { validTargetsSigners } from '../../server/practice/targets.js';
 import { archivePairFilesFor } from '../../server/tuf/archive-keys.js';
 import { keyIdFor, newRootKeyJson } from '../../server/tuf/public-key.js';
 import { parsePemPrivateKey } from '../../server/tuf/private-key.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { testApp, waitJob, type TestApp } from './helpers.js';
 import { clientFetches } from '../helpers/accept.js';
 

@@ -8,7 +8,7 @@ import { findRoleSigner, readKeyArchive } from '../../server/archive/read.js';
 import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { createPracticeFactory } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { testApp, waitJob, type TestApp } from './helpers.js';
 
 async function job(t: TestApp, url: string, body: unknown = {}): Promise<Awaited<ReturnType<typeof waitJob>>> {

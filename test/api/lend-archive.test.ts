@@ -15,7 +15,7 @@ import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { addPracticeWave, createPracticeFactory } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { validTargetsSigners } from '../../server/practice/targets.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { testApp, waitJob, type TestApp } from './helpers.js';
 
 async function job(t: TestApp, url: string): Promise<Record<string, unknown>> {

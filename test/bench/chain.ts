@@ -12,7 +12,7 @@ import { keyIdFor, newRootKeyJson } from '../../server/tuf/public-key.js';
 import { formatExpires, parseRoot, serializeRoot, toDocument } from '../../server/tuf/metadata.js';
 import type { KeyAlgorithm, Root } from '../../server/tuf/model.js';
 import { LocalSigner, signRoot } from '../../server/tuf/sign.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import type { JsonObject } from '../../server/tuf/json.js';
 import { serveFolder } from '../helpers/static-server.js';
 

@@ -8,7 +8,7 @@ import { readKeyArchive } from '../../server/archive/read.js';
 import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { validTargetsSigners } from '../../server/practice/targets.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { cli } from '../helpers/cli.js';
 
 /**

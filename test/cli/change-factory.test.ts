@@ -9,7 +9,7 @@ import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { addPracticeWave } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
 import { validTargetsSigners } from '../../server/practice/targets.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { cli } from '../helpers/cli.js';
 
 describe('tuf-rotate change --factory against the practice factory (real HTTP)', () => {

@@ -8,7 +8,7 @@ import { readKeyArchive } from '../../server/archive/read.js';
 import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { addPracticeUsers } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { cli } from '../helpers/cli.js';
 
 /** A practice folder's archive (another admin's own keys), and the public half of its root key as a file. */

@@ -17,7 +17,7 @@ import type { Browser } from 'playwright-core';
 import { FoundriesClient } from '../../server/backends/foundries-client.js';
 import { createPracticeFactory } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { browserSkip, launchChromium } from '../helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

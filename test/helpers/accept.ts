@@ -12,7 +12,7 @@ import { readKeyArchive } from '../../server/archive/read.js';
 import { LocalRepoBackend } from '../../server/backends/local-repo.js';
 import { heldKeysForRole, keyRingFromArchive } from '../../server/keyring.js';
 import { parseRoot } from '../../server/tuf/metadata.js';
-import { verifyChain } from '../../server/tuf/verify.js';
+import { verifyChain } from '../../server/tuf/verify/chain.js';
 import { serveFolder } from './static-server.js';
 
 /** Our verifier and tuf-js both walk the repository's root chain from version 1; returns the final version. */

@@ -1,7 +1,7 @@
 /** `tuf-rotate verify`: walks a chain of roots from a trusted one, as a client would. */
 import { LocalRepoBackend } from '../../backends/local-repo.js';
 import type { Root } from '../../tuf/model.js';
-import { verifyChain } from '../../tuf/verify.js';
+import { verifyChain } from '../../tuf/verify/chain.js';
 import { one, parseArgs, required, usage } from '../args.js';
 import { expiredMessage, formatChain } from '../format.js';
 import type { CliIo } from '../io.js';

@@ -13,7 +13,8 @@ import { isJsonObject, type Json, type JsonObject } from '../../../server/tuf/js
 import { parseRoot } from '../../../server/tuf/metadata.js';
 import type { Root, RuleId, RuleResult, RuleSource, VerifyReport } from '../../../server/tuf/model.js';
 import { rsaPssSaltLength } from '../../../server/tuf/pss-salt.js';
-import { verifyChain, verifyRootUpdate, verifySelfSigned } from '../../../server/tuf/verify.js';
+import { verifyRootUpdate, verifySelfSigned } from '../../../server/tuf/verify.js';
+import { verifyChain } from '../../../server/tuf/verify/chain.js';
 import { FIXTURES } from '../../helpers/assert-app-error.js';
 import { readTgz } from './keys-fixtures.js';
 

@@ -8,7 +8,8 @@ import { isJsonObject, type Json, type JsonObject } from '../../../server/tuf/js
 import { keyIdSpec } from '../../../server/tuf/public-key.js';
 import { parseRoot } from '../../../server/tuf/metadata.js';
 import type { Dialect, Root, RuleId, RuleResult, VerifyReport } from '../../../server/tuf/model.js';
-import { expiryWarning, verifyChain, verifyRootUpdate, verifySelfSigned } from '../../../server/tuf/verify.js';
+import { verifyRootUpdate, verifySelfSigned } from '../../../server/tuf/verify.js';
+import { expiryWarning, verifyChain } from '../../../server/tuf/verify/chain.js';
 import { SHARED_FIXTURES } from '../../helpers/assert-app-error.js';
 
 const NOW = new Date('2026-11-23T00:00:00Z');
