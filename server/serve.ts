@@ -124,7 +124,7 @@ export async function ensureFactoryPractice(dir: string): Promise<{ dir: string;
 export function embeddedPracticeFactory(
   dir: string,
   onCreated?: (archive: string) => void,
-  faults?: import('./practice/factory-server.js').PracticeFaults,
+  faults?: import('./practice/faults.js').PracticeFaults,
   options: { strictWaves?: boolean } = {},
 ): { target: () => Promise<Backend>; close: () => Promise<void> } {
   let started: Promise<{ app: FastifyInstance; apiUrl: string; factory: string; token: string }> | undefined;

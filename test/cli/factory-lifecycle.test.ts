@@ -20,7 +20,7 @@ import { prepareRotation, publishRotation, signAndVerify } from '../../server/ce
 import { heldKeysForRole, keyRingFromArchive, loadKeyRing } from '../../server/keyring.js';
 import { addPracticeUsers } from '../../server/practice/create.js';
 import { buildPracticeFactory } from '../../server/practice/factory-server.js';
-import type { PracticeFaults } from '../../server/practice/factory-server.js';
+import type { PracticeFaults } from '../../server/practice/faults.js';
 import { runCli } from '../../server/cli/run.js';
 import { cli } from '../helpers/cli.js';
 

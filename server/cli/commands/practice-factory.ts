@@ -15,7 +15,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const dir = path.resolve(io.cwd, args.positionals[0] ?? '');
   const port = intOption(args, 'port', 0, 65535) ?? 0;
   const { createPracticeFactory } = await import('../../practice/create.js');
-  const { buildPracticeFactory, describeFaults, parsePracticeFaults } = await import('../../practice/factory-server.js');
+  const { buildPracticeFactory } = await import('../../practice/factory-server.js');
+  const { describeFaults, parsePracticeFaults } = await import('../../practice/faults.js');
   const faults = parsePracticeFaults(args.options.get('fault') ?? []);
   const { FACTORY_FILE, TOKEN_FILE } = await import('../../practice/state.js');
   if (!(await exists(path.join(dir, FACTORY_FILE)))) {

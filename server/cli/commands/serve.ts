@@ -31,7 +31,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   // The practice folder (default ./practice): its factory lives in DIR/factory, the default target.
   const practiceDir = path.resolve(io.cwd, practice ?? 'practice');
   const factoryDir = path.join(practiceDir, 'factory');
-  const { describeFaults, parsePracticeFaults } = await import('../../practice/factory-server.js');
+  const { describeFaults, parsePracticeFaults } = await import('../../practice/faults.js');
   const faults = parsePracticeFaults(args.options.get('practice-fault') ?? []);
   if (describeFaults(faults) !== '') io.stderr(`tuf-rotate: the practice factory rehearses a failure: ${describeFaults(faults)}\n`);
   const embedded = embeddedPracticeFactory(
