@@ -2,16 +2,15 @@
  * The one rotation session the server holds in memory: target → key archive → plan → sign →
  * save → publish → record. The steps are a run: the root-key rotation (session/rotation.ts, the
  * ceremony core of ceremony.ts) or several key changes (session/changes.ts, the change core of
- * changes/), exactly as the CLI runs them; recovery views are in session/recovery.ts. The uploaded archive and every private key stay in this object; what leaves it goes
- * through views.ts and the reply schemas.
+ * changes/), exactly as the CLI runs them; recovery views are in session/recovery.ts, the recovery
+ * actions in session/recovery-actions.ts, the key sources (archives, token and PEM keys) in
+ * session/key-sources.ts, the target choice in session/targets.ts. The uploaded archive and every
+ * private key stay in this object; what leaves it goes through views.ts and the reply schemas.
  */
 import path from 'node:path';
 import type { CeremonyRecord, Job, PublishResultReply, RecoveryInfo, RootHistory, RootSummary, SaveBody, SessionState, TargetBody, TargetInfo, PlanBody, ArchiveReply } from '../shared/api.js';
-import { readKeyArchive } from './archive/read.js';
 import type { KeyArchive } from './archive/read.js';
 import type { Backend } from './backends/backend.js';
-import { LocalRepoBackend } from './backends/local-repo.js';
-import { OfflineBackend } from './backends/offline.js';
 import { userDirectoryOf } from './backends/user-directory.js';
 import { firstTimeHeld, firstTimeKeysPath } from './first-time.js';
 import { AppError } from './errors.js';
@@ -21,21 +20,20 @@ import type { Reconciled } from './ceremony/reconcile.js';
 import { openCeremony } from './ceremony/steps.js';
 import { CeremonyStore } from './ceremony/store.js';
 import { exists } from './util/fs-atomic.js';
-import { closeKeyRing, emptyArchive, keyRingFromArchive } from './keyring.js';
-import type { HeldKey, KeyRing } from './keyring.js';
+import type { KeyRing } from './keyring.js';
 import type { PemKeyReply, TokenKeyReply } from '../shared/api.js';
-import { formatPkcs11Uri } from './signers/pkcs11-uri.js';
-import { lendArchive, type HeldArchives } from './lend-archive.js';
+import type { HeldArchives } from './lend-archive.js';
 import { ChangeRun } from './session/changes.js';
+import { addPemKey, addTokenKey, lendArchiveKeys, uploadArchive } from './session/key-sources.js';
+import type { KeyHolder } from './session/key-sources.js';
 import { buildRecord } from './session/record.js';
 import { backendOfCeremony, publishCeremonyRun, recoveryInfo } from './session/recovery.js';
+import { cancelFactoryTransaction, finishMetadata, reapply } from './session/recovery-actions.js';
+import type { RecoveryDeps } from './session/recovery-actions.js';
 import { RotationRun } from './session/rotation.js';
 import type { StepRun } from './session/rotation.js';
-import { factoryBackend } from './session/targets.js';
+import { targetBackend } from './session/targets.js';
 import type { AskedChange } from './change-keys.js';
-import { parseRoot } from './tuf/metadata.js';
-import { verifyRootUpdate } from './tuf/verify.js';
-import type { JsonObject } from './tuf/json.js';
 import type { Root, RootDocument, VerifyReport } from './tuf/model.js';
 import { readFileLimited, sha256Hex } from './util/fs-atomic.js';
 import { archiveView, historyView, rootSummary } from './views.js';
@@ -195,32 +193,7 @@ export class Session {
 
   async setTarget(body: TargetBody): Promise<{ target: TargetInfo; root: RootSummary }> {
     this.#idle();
-    let backend: Backend;
-    switch (body.kind) {
-      case 'repo':
-        backend = new LocalRepoBackend(path.resolve(this.o.workDir, body.dir));
-        break;
-      case 'offline': {
-        const root = parseRoot(body.root as JsonObject, 'the uploaded root.json');
-        backend = new OfflineBackend({ root }, path.join(this.o.workDir, `${root.version + 1}.root.json`));
-        break;
-      }
-      case 'practice':
-        if (!this.o.practiceTarget) {
-          throw new AppError('TARGET_NOT_CONFIGURED', 'This server has no practice target.', 'Choose a local repository or upload a root.json.');
-        }
-        backend = await this.o.practiceTarget();
-        break;
-      case 'practice-factory':
-        if (!this.o.practiceFactoryTarget) {
-          throw new AppError('TARGET_NOT_CONFIGURED', 'This server has no practice factory.', 'Choose a FoundriesFactory, a local repository or upload a root.json.');
-        }
-        backend = await this.o.practiceFactoryTarget();
-        break;
-      case 'factory':
-        backend = factoryBackend(body, this.o.workDir, this.o.env ?? {});
-        break;
-    }
+    const backend = await targetBackend(body, this.o);
     const current = await backend.currentRoot();
     await this.#discardRotation();
     this.#target = backend;
@@ -238,13 +211,7 @@ export class Session {
   async uploadArchive(bytes: Uint8Array): Promise<ArchiveReply> {
     this.#idle();
     this.#notPublished();
-    const archive = await readKeyArchive(bytes, { name: 'the uploaded archive' });
-    const ring = keyRingFromArchive(archive, 'the uploaded archive');
-    await this.#discardRotation();
-    if (this.#archive) closeKeyRing(this.#archive.ring);
-    this.#archive = { archive, ring };
-    const root = await this.#currentOrUndefined();
-    return archiveView(archive, ring, root);
+    return uploadArchive(bytes, this.#keyHolder());
   }
 
   /**
@@ -256,11 +223,7 @@ export class Session {
     if (!prev || prev.ring.keys.length === 0) return this.uploadArchive(bytes);
     this.#idle();
     this.#notPublished();
-    const added = await readKeyArchive(bytes, { name: 'the added archive' });
-    const next = lendArchive(prev, added);
-    await this.#discardRotation();
-    this.#archive = next;
-    return archiveView(next.archive, next.ring, await this.#currentOrUndefined(), next.lent);
+    return lendArchiveKeys(prev, bytes, this.#keyHolder());
   }
 
   /**
@@ -270,39 +233,27 @@ export class Session {
   async addTokenKey(body: { module?: string; token: string; key: string; pin: string }): Promise<TokenKeyReply> {
     this.#idle();
     this.#notPublished();
-    const [{ Pkcs11Signer }, { pinFromValue }] = await Promise.all([import('./signers/pkcs11.js'), import('./signers/pin.js')]);
-    const signer = await Pkcs11Signer.open(formatPkcs11Uri({ token: body.token, object: body.key }), {
-      modulePath: body.module,
-      env: this.o.env ?? {},
-      pin: pinFromValue(body.pin),
-    });
-    const held: HeldKey = { label: `${signer.uri} (token "${signer.token.label}")`, publicKey: signer.publicKey, signer, tokenUri: signer.uri };
-    await this.#discardRotation();
-    const prev = this.#archive;
-    const archive = prev?.archive ?? emptyArchive();
-    const others = (prev?.ring.keys ?? []).filter((k) => k.tokenUri !== signer.uri);
-    if (prev) closeKeyRing({ ...prev.ring, keys: prev.ring.keys.filter((k) => k.tokenUri === signer.uri) });
-    const ring: KeyRing = { source: prev ? `${prev.ring.source}, ${signer.uri}` : signer.uri, archive: prev?.ring.archive, keys: [...others, held] };
-    this.#archive = { archive, ring, ...(prev?.lent ? { lent: prev.lent } : {}) };
-    const root = await this.#currentOrUndefined();
-    const t = signer.token;
-    return {
-      ...archiveView(archive, ring, root, prev?.lent),
-      tokenKey: { uri: signer.uri, label: t.label, serial: t.serial, manufacturer: t.manufacturer, model: t.model, algorithm: signer.publicKey.algorithm, bits: signer.publicKey.bits },
-    };
+    return addTokenKey(body, this.#keyHolder());
   }
 
   /** A PEM private key file joins the keys (beside an uploaded archive, or alone): server/pem-key.ts. */
   async addPemKey(body: { pem: string; name?: string }): Promise<PemKeyReply> {
     this.#idle();
     this.#notPublished();
-    const { joinPemKey } = await import('./pem-key.js');
-    const joined = joinPemKey(this.#archive, body);
-    await this.#discardRotation();
-    const lent = this.#archive?.lent;
-    this.#archive = { archive: joined.archive, ring: joined.ring, ...(lent ? { lent } : {}) };
-    const root = await this.#currentOrUndefined();
-    return { ...archiveView(joined.archive, joined.ring, root, lent), pemKey: joined.pemKey };
+    return addPemKey(body, this.#keyHolder());
+  }
+
+  /** The held keys, for the key sources (session/key-sources.ts). */
+  #keyHolder(): KeyHolder {
+    return {
+      held: () => this.#archive,
+      discardRotation: () => this.#discardRotation(),
+      hold: (next) => {
+        this.#archive = next;
+      },
+      currentOrUndefined: () => this.#currentOrUndefined(),
+      ...(this.o.env ? { env: this.o.env } : {}),
+    };
   }
 
   startPlan(body: PlanBody): Job {
@@ -441,21 +392,12 @@ export class Session {
 
   /** A change run interrupted between its published root and the re-signed metadata: writes the metadata the ceremony kept. */
   #finishMetadata(c: Ceremony): Job {
-    return this.jobs.start('publish', async (jobProgress) => {
-      const progress = this.#progress(jobProgress);
-      const backend = await backendOfCeremony(this.#target, c, this.o.env);
-      progress('publish', `Writing the re-signed metadata to ${backend.description}`);
-      const { finishChangeMetadata } = await import('./ceremony/change-steps.js');
-      const written = await finishChangeMetadata(c, backend);
-      if (written.length === 0) throw state('There is no re-signed metadata left to write.', 'Reload the page to see the ceremony\'s state.');
-      // The served root checked again against the ceremony's trusted root, as after any publish.
-      const root = await backend.currentRoot();
-      const trusted = c.data.trusted?.ci;
-      if (!trusted) throw state('The ceremony recorded no trusted root.', 'Start a new ceremony.');
-      const report = verifyRootUpdate(parseRoot(trusted.document as unknown as JsonObject, 'the ceremony\'s trusted root'), root, { now: this.o.now() });
-      await this.open();
-      return { publish: { location: backend.description, version: root.version, verify: report, published: written.map((w) => path.basename(w)) } };
-    });
+    return this.jobs.start('publish', async (jobProgress) => finishMetadata(c, this.#recoveryDeps(jobProgress)));
+  }
+
+  /** What a recovery action needs (session/recovery-actions.ts). */
+  #recoveryDeps(jobProgress: (step: string, detail?: string) => void): RecoveryDeps {
+    return { target: this.#target, env: this.o.env, now: this.o.now, progress: this.#progress(jobProgress), reopen: () => this.open() };
   }
 
   /** Cancels the ceremony's open Factory transaction (nothing applied), then reads the state back. */
@@ -466,7 +408,7 @@ export class Session {
     if (!c || (c.data.target.kind !== 'factory' && c.data.target.kind !== 'practice')) {
       throw state('There is no Factory transaction of this work folder\'s ceremony to cancel.', 'See the ceremony in GET /api/session.');
     }
-    const message = await this.#cancelFactory(c);
+    const message = await cancelFactoryTransaction(this.#target, c, this.o.env);
     await this.#discardRotation();
     if (c.state === 'draft' || c.state === 'staged' || c.state === 'signed' || c.state === 'keys-saved') {
       await c.transition('cancelled', 'Factory transaction cancelled from the page', { reason: message });
@@ -480,16 +422,9 @@ export class Session {
     const c = this.#ceremony;
     if (!c || c.state !== 'partly-applied') throw state('The work folder\'s ceremony is not partly applied.', 'See the ceremony in GET /api/session.');
     return this.jobs.start('publish', async (jobProgress) => {
-      const progress = this.#progress(jobProgress);
-      const backend = await backendOfCeremony(this.#target, c, this.o.env);
-      const { FoundriesBackend, applyFactory } = await import('./backends/foundries.js');
-      if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
-      progress('publish', `Re-running apply on ${backend.description}`);
-      const r = await applyFactory(backend.client, { now: this.o.now(), ...(c.data.txid !== undefined ? { txid: c.data.txid } : {}), onStep: (s) => progress(s) });
-      if (r.outcome !== 'published') throw new AppError('TARGET_CONFLICT', `Nothing was applied on ${backend.description}.`, 'Read the state again: GET /api/session.');
-      await this.open();
-      this.#published = { location: backend.description, version: r.version, verify: r.verify.ci, report: r.verify.ci };
-      return { publish: { location: backend.description, version: r.version, verify: r.verify.ci } };
+      const r = await reapply(c, this.#recoveryDeps(jobProgress));
+      this.#published = { location: r.location, version: r.version, verify: r.verify, report: r.verify };
+      return { publish: { location: r.location, version: r.version, verify: r.verify } };
     });
   }
 
@@ -503,13 +438,6 @@ export class Session {
       this.#times.published = now.toISOString();
       return { publish: { location: result.location, version: result.readBack.version, verify: result.report, ...(result.published ? { published: result.published } : {}) } };
     });
-  }
-
-  async #cancelFactory(c: Ceremony): Promise<string> {
-    const backend = await backendOfCeremony(this.#target, c, this.o.env);
-    const { FoundriesBackend, cancelFactory } = await import('./backends/foundries.js');
-    if (!(backend instanceof FoundriesBackend)) throw state('The ceremony\'s target is not a Factory.', 'See the ceremony in GET /api/session.');
-    return (await cancelFactory(backend.client)).message;
   }
 
   // -------------------------------------------------------------------------------------------
