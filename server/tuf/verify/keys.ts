@@ -26,7 +26,7 @@ export function decodeKey(key: RootKey): Decoded {
       const pub = publicKeyOf(key);
       d = { ok: true, pub, id: Buffer.from(pub.spki).toString('base64') };
     } catch (e) {
-      // keys.ts messages name the key type and the problem, never key bytes.
+      // public-key.ts messages name the key type and the problem, never key bytes.
       d = { ok: false, reason: isAppError(e) ? e.message : 'it cannot be decoded' };
     }
     if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.clear();
