@@ -82,16 +82,16 @@ async function rotateVsOpenssl(keyType: 'ed25519' | 'rsa', runs: number): Promis
     );
   }
   if (!want(name)) return;
-  rows.push(
-    compareRow(
-      name,
-      ours,
-      base,
-      'ms',
-      1.5,
-      `ours: one node process (start + load + keygen + plan + sign + verify + archive + publish); openssl: 5 processes (genpkey, 2 signs, 2 verifies)`,
-    ),
+  const row = compareRow(
+    name,
+    ours,
+    base,
+    'ms',
+    1.5,
+    `${keyType === 'ed25519' ? 'information, no goal (issue 14: the goal is the node-floor row above): ' : ''}ours: one node process (start + load + keygen + plan + sign + verify + archive + publish); openssl: 5 processes (genpkey, 2 signs, 2 verifies)`,
   );
+  // Ed25519: OpenSSL alone starts in ~2 ms a process, Node in ~120 ms; the row against the node floor carries the goal.
+  rows.push(keyType === 'ed25519' ? { ...row, goal: null, met: null } : row);
 }
 
 // ---------------------------------------------------------------------------------------------
