@@ -21,7 +21,7 @@ import type { Root, RootDocument } from '../tuf/model.js';
 import type { MetadataFile } from '../tuf/repo-metadata.js';
 import type { Ceremony, CeremonyData, ChangesProposal, ProposalDocument } from './ceremony.js';
 import { appendEvent } from './log.js';
-import { rootSha256 } from './reconcile.js';
+import { metadataVersion, rootSha256 } from './reconcile.js';
 import { checkBeforeRecoveryPublish, recordPublished, txidOf } from './steps.js';
 
 /** The changes as the ceremony records them (its `changes` list): each asked change and the type of the keys generated. */
@@ -159,7 +159,8 @@ export async function finishChangeMetadata(c: Ceremony, backend: Backend): Promi
   const root = c.proposalRoot('root');
   if (!root || rootSha256(await backend.currentRoot()) !== root.sha256) return []; // the repository moved on: not ours to finish
   const docs = await backend.readRepoDocs();
-  const pending = files.some((f) => !/^\d+\./.test(f.name) && docs[f.role] !== f.text);
+  // Only files the repository still serves in an older version; a later one is the repository's own update since.
+  const pending = files.some((f) => !/^\d+\./.test(f.name) && docs[f.role] !== f.text && metadataVersion(docs[f.role]) < f.version);
   if (!pending) return [];
   await requireMetadataBase(backend, files);
   const written = await backend.publishMetadata(files.map((m) => ({ ...m })));

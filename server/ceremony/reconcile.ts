@@ -101,6 +101,16 @@ interface Observed {
   pendingMetadata?: string[];
 }
 
+/** The `signed.version` of a metadata file's text (0 when it cannot be read). */
+export function metadataVersion(text: string): number {
+  try {
+    const v = (JSON.parse(text) as { signed?: { version?: unknown } }).signed?.version;
+    return typeof v === 'number' ? v : 0;
+  } catch {
+    return 0;
+  }
+}
+
 async function observe(c: CeremonyData, backend: Backend): Promise<Observed> {
   if (backend instanceof FoundriesBackend) {
     const ci = await backend.client.currentRoot();
@@ -136,7 +146,9 @@ async function observe(c: CeremonyData, backend: Backend): Promise<Observed> {
   const files = c.run === 'changes' ? (c.proposal?.changes?.metadata ?? []).filter((f) => !/^\d+\./.test(f.name)) : [];
   if (files.length > 0 && backend instanceof LocalRepoBackend) {
     const docs = await backend.readRepoDocs();
-    const pendingMetadata = files.filter((f) => docs[f.role] !== f.text).map((f) => f.name);
+    // Pending: the repository still serves an older version than the one re-signed. A later version
+    // (the repository's own targets or timestamp updates since) is not ours to write over.
+    const pendingMetadata = files.filter((f) => docs[f.role] !== f.text && metadataVersion(docs[f.role]) < f.version).map((f) => f.name);
     if (pendingMetadata.length > 0) return { ci, history, pendingMetadata };
   }
   return { ci, history };

@@ -237,6 +237,15 @@ describe('the page runs several key changes through the API (real HTTP)', () => 
     await fs.mkdir(clientDir);
     await fs.copyFile(path.join(meta, '1.root.json'), path.join(clientDir, 'root.json'));
     assert.equal(await clientFetches(made.repo, clientDir), 2, 'tuf-js ends on version 2 and fetches the target');
+
+    // Later, the repository's own timestamp update (a higher version than the one re-signed here) is not "pending".
+    const ts = JSON.parse(await fs.readFile(path.join(meta, 'timestamp.json'), 'utf8')) as { signed: { version: number } };
+    ts.signed.version += 1;
+    await fs.writeFile(path.join(meta, 'timestamp.json'), JSON.stringify(ts));
+    st = (await t.call('GET', '/api/session')).json();
+    assert.equal(st.recovery.state, 'published');
+    assert.ok(!st.recovery.actions.includes('finish-metadata'), 'a newer timestamp is the repository\'s own, not ours to finish');
+    assert.ok(st.recovery.actions.includes('new-ceremony'));
   });
 
   it('practice factory: add key + threshold 2, then rotate the online keys', async () => {

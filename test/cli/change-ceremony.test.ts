@@ -128,6 +128,18 @@ describe('change runs in the work folder\'s ceremony (killed after save, then st
     assert.equal(lastJson(again.stdout)['alreadyPublished'], true);
     const done = lastJson((await run(['status', work, '--json'])).stdout) as { state: string; pendingMetadata?: string[] };
     assert.equal(done.pendingMetadata, undefined, 'nothing left to write');
+    // The repository's own later timestamp (a higher version) is not ours to finish or to write over.
+    const tsFile = path.join(repo, 'metadata', 'timestamp.json');
+    const ts = JSON.parse(await fs.readFile(tsFile, 'utf8')) as { signed: { version: number } };
+    ts.signed.version += 1;
+    await fs.writeFile(tsFile, JSON.stringify(ts));
+    const later = lastJson((await run(['status', work, '--json'])).stdout) as { state: string; pendingMetadata?: string[] };
+    assert.equal(later.state, 'published');
+    assert.equal(later.pendingMetadata, undefined);
+    const third = await run(['publish', work, '--yes', '--json']);
+    assert.equal(third.code, 0, third.stderr + third.stdout);
+    assert.equal(lastJson(third.stdout)['alreadyPublished'], true);
+    assert.equal(JSON.parse(await fs.readFile(tsFile, 'utf8')).signed.version, ts.signed.version, 'the later timestamp is left alone');
   });
 
   it('practice factory: rotate targets with a production tag and a wave, killed after save; publish WORKDIR stages the targets signatures and applies', async () => {
