@@ -76,6 +76,8 @@ const REDACT = [
   'req.body.pem', // POST /api/keys/pem: a private key
   'body.pin',
   'pin',
+  'body.pem',
+  'pem',
 ];
 
 function loggerOptions(l: AppOptions['logger']): FastifyServerOptions['logger'] {

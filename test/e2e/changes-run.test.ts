@@ -21,7 +21,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { Updater } from 'tuf-js';
 import { KEYS_DIR } from '../../server/archive/layout.js';
 import { readKeyArchive } from '../../server/archive/read.js';
 import { buildArchiveBytes } from '../../server/archive/write.js';
@@ -33,10 +32,9 @@ import { TOKEN_FILE } from '../../server/practice/state.js';
 import { archivePairFilesFor } from '../../server/tuf/archive-keys.js';
 import { parsePemPrivateKey } from '../../server/tuf/private-key.js';
 import type { JsonObject } from '../../server/tuf/json.js';
-import { parseRoot } from '../../server/tuf/metadata.js';
+import { clientFetches } from '../helpers/accept.js';
 import { browserSkip, launchChromium } from '../helpers/browser.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { serveFolder } from '../helpers/static-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = path.join(ROOT, 'dist/server/main.js');
@@ -97,26 +95,9 @@ async function archiveWithOnlineKeys(dir: string, out: string): Promise<void> {
 
 /** tuf-js's Updater from `trusted` over the repository (loopback HTTP): the root version it ends on, after downloading the practice target. */
 async function updaterEndsOn(repo: string, trusted: string, clientDir: string): Promise<number> {
-  await fs.mkdir(path.join(clientDir, 'downloads'), { recursive: true });
+  await fs.mkdir(clientDir, { recursive: true });
   await fs.copyFile(trusted, path.join(clientDir, 'root.json'));
-  const server = await serveFolder(repo);
-  try {
-    const updater = new Updater({
-      metadataDir: clientDir,
-      metadataBaseUrl: `${server.url}/metadata`,
-      targetBaseUrl: `${server.url}/targets`,
-      targetDir: path.join(clientDir, 'downloads'),
-      config: { fetchRetries: 0 },
-    });
-    await updater.refresh();
-    const info = await updater.getTargetInfo('hello.txt');
-    assert.ok(info, 'the target is listed in targets.json');
-    const file = await updater.downloadTarget(info, path.join(clientDir, 'downloads', 'hello.txt'));
-    assert.equal(await fs.readFile(file, 'utf8'), 'Hello from the practice repository.\n');
-  } finally {
-    await server.close();
-  }
-  return parseRoot(await fs.readFile(path.join(clientDir, 'root.json'))).version;
+  return clientFetches(repo, clientDir);
 }
 
 describe('several key changes run from the page (chromium)', { skip: browserSkip, timeout: 300_000 }, () => {
